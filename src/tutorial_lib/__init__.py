@@ -1,0 +1,62 @@
+"""tutorial_lib: the shared library of the book *Diffusion Models for Audio, by Building Them*.
+
+Use it with one alias, so a reader always sees where a name lives::
+
+    import tutorial_lib as tl
+    device = tl.setup(seed=0)
+    n_steps = tl.steps(fast=20, book=600, full=50_000)
+    tl.audio.play(x, sr=16000)
+
+Topic modules (imported on first use, so ``import tutorial_lib`` does no work):
+``audio``, ``plotting``, ``widgets``, ``schedules``, ``samplers``, ``models``, ``training``,
+``checkpoints``, ``data``, ``metrics``, ``exercises``, ``cli``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .config import MODES, mode, pick_device, seed_everything, set_mode, setup, steps, use_mode
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "audio",
+    "checkpoints",
+    "cli",
+    "config",
+    "data",
+    "exercises",
+    "metrics",
+    "models",
+    "plotting",
+    "samplers",
+    "schedules",
+    "training",
+    "widgets",
+)
+
+__all__ = [
+    "MODES",
+    "mode",
+    "pick_device",
+    "seed_everything",
+    "set_mode",
+    "setup",
+    "steps",
+    "use_mode",
+    *_SUBMODULES,
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        module = importlib.import_module(f".{name}", __name__)
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'tutorial_lib' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SUBMODULES))

@@ -1,0 +1,163 @@
+"""Run modes, seeding and device choice: the first thing every notebook calls.
+
+The book runs at three sizes, chosen by one environment variable, never by editing a notebook:
+
+============  ==========================================================================
+``fast``      CI: every notebook in at most 90 s on a 2-core CPU (tiny loops, few samples).
+``book``      The rendered book (the default): at most 5 min a notebook on a 2-core CPU, real
+              (short) training and real sound.
+``full``      GPU-scale training, the size that produces the reference checkpoints.
+============  ==========================================================================
+
+Set it before starting Jupyter (``TUTORIAL_MODE=fast jupyter lab``) or in Python with
+:func:`set_mode`. Every loop length in the book goes through :func:`steps`.
+
+Introduced in: book/00_intro/how_this_book_works.md
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import warnings
+from collections.abc import Iterator
+from typing import Any, TypeVar
+
+from ._validate import check_choice, check_int
+
+__all__ = ["MODES", "mode", "set_mode", "use_mode", "steps", "seed_everything", "pick_device", "setup"]
+
+MODES = ("fast", "book", "full")
+ENV_VAR = "TUTORIAL_MODE"
+DEFAULT_MODE = "book"
+T = TypeVar("T")
+
+_override: str | None = None
+
+
+def _check_mode(value: str, name: str) -> str:
+    if isinstance(value, str):
+        value = value.strip().lower()
+    return check_choice(value, name, MODES)
+
+
+def mode() -> str:
+    """The current run mode: ``'fast'``, ``'book'`` or ``'full'``.
+
+    Read from :func:`set_mode` if it was called, else from ``$TUTORIAL_MODE``, else ``'book'``.
+    An unknown value is an error (a typo must not silently run the 5-minute version in CI).
+    """
+    if _override is not None:
+        return _override
+    raw = os.environ.get(ENV_VAR, "")
+    if raw.strip() == "":
+        return DEFAULT_MODE
+    return _check_mode(raw, f"${ENV_VAR}")
+
+
+def set_mode(value: str | None) -> None:
+    """Set the run mode for this process (``None`` goes back to ``$TUTORIAL_MODE``)."""
+    global _override
+    _override = None if value is None else _check_mode(value, "value")
+
+
+@contextlib.contextmanager
+def use_mode(value: str) -> Iterator[str]:
+    """Context manager: run a block in another mode, e.g. ``with tl.use_mode("fast"): ...``."""
+    global _override
+    previous = _override
+    set_mode(value)
+    try:
+        yield _override  # type: ignore[misc]
+    finally:
+        _override = previous
+
+
+def steps(*, fast: T, book: T, full: T | None = None) -> T:
+    """Pick a size by run mode: ``n = tl.steps(fast=20, book=600, full=50_000)``.
+
+    Works for any value (step counts, batch sizes, configs). ``full`` defaults to ``book``.
+    """
+    current = mode()
+    if current == "fast":
+        return fast
+    if current == "full" and full is not None:
+        return full
+    return book
+
+
+def seed_everything(seed: int = 0) -> int:
+    """Seed Python's ``random``, NumPy and torch (CPU and all GPUs); return the seed."""
+    seed = check_int(seed, "seed", min_value=0, max_value=2**32 - 1)
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    return seed
+
+
+def pick_device(prefer: str | None = None, *, verbose: bool = True) -> Any:
+    """Choose the torch device: CUDA, then Apple's MPS, then the CPU.
+
+    ``prefer`` forces one (``'cpu'``, ``'cuda'``, ``'mps'``); asking for one that is not
+    available is an error. Falling back to the CPU prints a loud warning in ``full`` mode
+    and a note otherwise (the book's ``fast`` and ``book`` modes are sized for a CPU).
+    """
+    import torch
+
+    if prefer is not None:
+        check_choice(prefer, "prefer", ("cpu", "cuda", "mps"))
+        ok = {
+            "cpu": True,
+            "cuda": torch.cuda.is_available(),
+            "mps": getattr(torch.backends, "mps", None) is not None
+            and torch.backends.mps.is_available(),
+        }[prefer]
+        if not ok:
+            raise ValueError(
+                f"prefer: device {prefer!r} is not available on this machine. "
+                f"Fix: leave prefer=None to pick the best available device."
+            )
+        return torch.device(prefer)
+    if torch.cuda.is_available():
+        dev = torch.device("cuda")
+        if verbose:
+            print(f"Device: cuda ({torch.cuda.get_device_name(0)})")
+        return dev
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        if verbose:
+            print("Device: mps (Apple GPU)")
+        return torch.device("mps")
+    msg = "Device: cpu. No GPU found (neither CUDA nor Apple MPS)."
+    if mode() == "full":
+        warnings.warn(
+            msg + " 'full' mode trains the reference checkpoints and expects a GPU: "
+            "this will be very slow. Use TUTORIAL_MODE=book on a CPU.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    elif verbose:
+        print(msg + " Fine for 'fast' and 'book' modes, which are sized for a laptop CPU.")
+    return torch.device("cpu")
+
+
+def setup(seed: int = 0, *, device: str | None = None, verbose: bool = True) -> Any:
+    """Start a notebook: seed everything, pick the device, set the plot style, print the mode.
+
+    Returns the ``torch.device`` to use. Call it once, in the setup cell::
+
+        import tutorial_lib as tl
+        device = tl.setup(seed=0)
+    """
+    seed = seed_everything(seed)
+    current = mode()  # validates $TUTORIAL_MODE before any work
+    from . import plotting
+
+    plotting.set_style()
+    dev = pick_device(device, verbose=verbose)
+    if verbose:
+        print(f"Mode: {current} (set TUTORIAL_MODE=fast|book|full to change), seed: {seed}")
+    return dev
