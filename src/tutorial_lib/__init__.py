@@ -9,7 +9,7 @@ Use it with one alias, so a reader always sees where a name lives::
 
 Topic modules (imported on first use, so ``import tutorial_lib`` does no work):
 ``audio``, ``plotting``, ``widgets``, ``schedules``, ``samplers``, ``models``, ``training``,
-``checkpoints``, ``data``, ``metrics``, ``exercises``, ``cli``.
+``checkpoints``, ``registry``, ``data``, ``metrics``, ``exercises``, ``cli``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ _SUBMODULES = (
     "metrics",
     "models",
     "plotting",
+    "registry",
     "samplers",
     "schedules",
     "training",

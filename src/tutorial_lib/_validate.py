@@ -87,8 +87,10 @@ def check_audio(
             f"Fix: convert it with np.asarray({name}) or torch.as_tensor({name})."
         )
     if x.dtype.is_complex if _is_tensor(x) else np.iscomplexobj(x):
-        raise TypeError(f"{name}: expected real audio samples, got a complex {describe(x)}. "
-                        f"Fix: take .real, or the magnitude with abs().")
+        raise TypeError(
+            f"{name}: expected real audio samples, got a complex {describe(x)}. "
+            f"Fix: take .real, or the magnitude with abs()."
+        )
     allowed = {False: (1, 2), True: (3,), None: (1, 2, 3)}[batch]
     shapes = {1: "(T,)", 2: "(C, T)", 3: "(B, C, T)"}
     if x.ndim not in allowed:
@@ -205,7 +207,6 @@ def check_choice(value: Any, name: str, choices: Iterable[str] | Sequence[str]) 
         close = difflib.get_close_matches(str(value), [str(c) for c in choices], n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(
-            f"{name}: unknown value {value!r}. Valid values: {', '.join(map(repr, choices))}."
-            f"{hint}"
+            f"{name}: unknown value {value!r}. Valid values: {', '.join(map(repr, choices))}.{hint}"
         )
     return value

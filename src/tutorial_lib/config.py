@@ -26,7 +26,16 @@ from typing import Any, TypeVar
 
 from ._validate import check_choice, check_int
 
-__all__ = ["MODES", "mode", "set_mode", "use_mode", "steps", "seed_everything", "pick_device", "setup"]
+__all__ = [
+    "MODES",
+    "mode",
+    "set_mode",
+    "use_mode",
+    "steps",
+    "seed_everything",
+    "pick_device",
+    "setup",
+]
 
 MODES = ("fast", "book", "full")
 ENV_VAR = "TUTORIAL_MODE"

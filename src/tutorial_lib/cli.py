@@ -1,0 +1,474 @@
+"""The ``tutorial-lib`` command line: make datasets, sample models, evaluate, train.
+
+::
+
+    tutorial-lib data drums --out d --n 200            # WAV files + labels.csv
+    tutorial-lib data --list                           # the datasets
+    tutorial-lib sample --list                         # the registered models
+    tutorial-lib sample MODEL --n 16 --out samples     # WAVs from a registered model
+    tutorial-lib eval --real d --fake samples [--json] # FD / KID beside the real-vs-real floor
+    tutorial-lib train --list                          # the registered training recipes
+    tutorial-lib train RECIPE --mode book --out runs/x # train like the reference checkpoint
+
+Also ``python -m tutorial_lib ...``. Every subcommand has ``--help``. Bad input (an unknown
+dataset, model or recipe, a missing folder) prints one message on stderr that lists the valid
+choices and exits with code 2, without a traceback (set ``TUTORIAL_DEBUG=1`` to see one).
+Unreadable audio files are reported by path and skipped, with a count at the end. Files are
+written atomically, and the index file (``labels.csv``, ``samples.json``) last, so an
+interrupted run never leaves a half-written file.
+
+Introduced in: book/appendix/A_01_metrics.ipynb
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "build_parser"]
+
+PROG = "tutorial-lib"
+
+
+class CLIError(Exception):
+    """A user error: printed on stderr, exit code 2."""
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _write_text(path: Path, text: str) -> None:
+    from .checkpoints import atomic_write
+
+    with atomic_write(path, "w") as f:
+        f.write(text)
+
+
+def _progress(iterable: Any, total: int, desc: str) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, file=sys.stderr, leave=False)
+
+
+def _out_dir(path: str) -> Path:
+    out = Path(path).expanduser()
+    if out.exists() and not out.is_dir():
+        raise CLIError(f"--out: {str(out)!r} exists and is not a folder. Fix: pass a folder path.")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _scalar(v: Any) -> bool:
+    return isinstance(v, (str, int, float, bool)) or v is None
+
+
+# --------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------
+def _cmd_data(args: argparse.Namespace) -> int:
+    from . import audio
+    from . import data as tl_data
+
+    if args.list:
+        for name, (_, description, _) in tl_data.DATASETS.items():
+            print(f"{name}\t{description}")
+        return 0
+    if args.name is None:
+        raise CLIError(
+            f"which dataset? Valid names: {', '.join(tl_data.DATASETS)}. "
+            f"Example: {PROG} data drums --out d --n 200"
+        )
+    if args.name not in tl_data.DATASETS:
+        import difflib
+
+        close = difflib.get_close_matches(args.name, list(tl_data.DATASETS), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise CLIError(
+            f"unknown dataset {args.name!r}. Valid names: {', '.join(tl_data.DATASETS)}.{hint}"
+        )
+    if args.out is None:
+        raise CLIError("--out DIR is required (the folder for the WAV files).")
+    kwargs: dict[str, Any] = {"split": args.split, "seed": args.seed, "progress": True}
+    if args.sr is not None:
+        kwargs["sr"] = args.sr
+    if args.length is not None:
+        if args.name in ("notes", "guitar", "midi"):
+            raise CLIError(
+                f"--length: not available for {args.name!r} (its clip length is fixed by "
+                f"{'--seconds' if args.name == 'midi' else 'the framing'})."
+            )
+        kwargs["length"] = args.length
+    if args.seconds is not None:
+        if args.name != "midi":
+            raise CLIError("--seconds: only for the 'midi' dataset.")
+        kwargs["seconds"] = args.seconds
+    if args.backend is not None:
+        kwargs["backend"] = args.backend
+    if args.no_cache:
+        kwargs["cache"] = False
+    ds = tl_data.load(args.name, args.n, **kwargs)
+    out = _out_dir(args.out)
+    rows = []
+    is_midi = isinstance(ds, tl_data.MidiDataset)
+    for i in _progress(range(len(ds)), len(ds), "writing WAV files"):
+        item = ds[i]
+        stem = f"{args.name}_{ds.split}_{i:05d}"
+        audio.save(out / f"{stem}.wav", item["audio"], ds.sr)
+        row = {"file": f"{stem}.wav"}
+        if is_midi:
+            ds.save_midi(i, out / f"{stem}.mid")
+            row["midi_file"] = f"{stem}.mid"
+        row.update({k: v for k, v in item.items() if k not in ("audio", "index") and _scalar(v)})
+        rows.append(row)
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    _write_text(out / "labels.csv", buf.getvalue())
+    print(
+        f"Wrote {len(rows)} WAV files ({ds.sr} Hz, {ds.channels} channel(s), "
+        f"{ds.length} samples){' and MIDI files' if is_midi else ''} and labels.csv to "
+        f"{out}/ ({args.name}, {ds.split} split, seed {args.seed}, sound: {ds.backend})."
+    )
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# sample
+# --------------------------------------------------------------------------------------------
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from . import audio, registry
+
+    if args.list:
+        models = registry.models()
+        if not models:
+            print(
+                "No models are registered yet. Models register themselves with "
+                "tutorial_lib.registry.register_model(name, sample_fn, description) when the "
+                "module that defines them is imported."
+            )
+            return 0
+        for name, description in models.items():
+            print(f"{name}\t{description}")
+        return 0
+    if args.model is None:
+        raise CLIError(f"which model? List them with: {PROG} sample --list")
+    models = registry.models()
+    if args.model not in models:
+        valid = ", ".join(models) if models else "none are registered yet"
+        raise CLIError(f"unknown model {args.model!r}. Valid models: {valid}.")
+    if args.out is None:
+        raise CLIError("--out DIR is required (the folder for the WAV files).")
+    out = _out_dir(args.out)
+    x, sr = registry.sample(
+        args.model, args.n, steps=args.steps, sampler=args.sampler, seed=args.seed
+    )
+    files = []
+    for i in _progress(range(x.shape[0]), x.shape[0], "writing WAV files"):
+        name = f"{args.model}_{i:05d}.wav"
+        audio.save(out / name, x[i].detach().cpu().float(), sr)
+        files.append(name)
+    info = dict(model=args.model, n=args.n, steps=args.steps, sampler=args.sampler,
+                seed=args.seed, sr=sr, files=files)  # fmt: skip
+    _write_text(out / "samples.json", json.dumps(info, indent=1))
+    print(f"Wrote {len(files)} WAV files ({sr} Hz) and samples.json to {out}/.")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# eval
+# --------------------------------------------------------------------------------------------
+def _read_folder(path: str, what: str, sr: int) -> Any:
+    from .data import AudioFolder, UnreadableAudioWarning
+
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise CLIError(
+            f"{what}: {str(folder)!r} is not a folder. Fix: pass a folder of audio files."
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnreadableAudioWarning)
+        try:
+            ds = AudioFolder(folder, sr=sr, channels=1, labels=None, progress=True)
+        except FileNotFoundError as error:
+            raise CLIError(f"{what}: {error}") from None
+        except ValueError as error:
+            raise CLIError(f"{what}: {error}") from None
+    for p, why in ds.skipped:
+        _err(f"warning: skipped unreadable audio file {p}: {why}")
+    return ds
+
+
+def _paired_scores(real: Any, fake: Any) -> dict[str, float] | None:
+    """Spectral convergence and log-spectral distance when the folders hold the same names."""
+    from . import metrics
+
+    rel_real = {
+        p.relative_to(real.root).with_suffix("").as_posix(): i for i, p in enumerate(real.paths)
+    }
+    rel_fake = [p.relative_to(fake.root).with_suffix("").as_posix() for p in fake.paths]
+    if not rel_fake or any(r not in rel_real for r in rel_fake):
+        return None
+    sc, lsd = [], []
+    for j, rel in enumerate(rel_fake):
+        a, b = real.clip(rel_real[rel]), fake.clip(j)
+        n = min(a.shape[-1], b.shape[-1])
+        if n < metrics.N_FFT // 2 + 1:
+            continue
+        sc.append(metrics.spectral_convergence(a[..., :n], b[..., :n]))
+        lsd.append(metrics.log_spectral_distance(a[..., :n], b[..., :n]))
+    if not sc:
+        return None
+    return {
+        "spectral_convergence": float(sum(sc) / len(sc)),
+        "log_spectral_distance_db": float(sum(lsd) / len(lsd)),
+        "n_pairs": len(sc),
+    }
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from . import metrics
+
+    sr = metrics.EMBEDDING_SR
+    real = _read_folder(args.real, "--real", sr)
+    fake = _read_folder(args.fake, "--fake", sr)
+    reference = _read_folder(args.reference, "--reference", sr) if args.reference else None
+    skipped = len(real.skipped) + len(fake.skipped) + (len(reference.skipped) if reference else 0)
+    if len(real) < 4:
+        raise CLIError(f"--real: need at least 4 readable clips for the floor, found {len(real)}.")
+    if len(fake) < 2:
+        raise CLIError(f"--fake: need at least 2 readable clips, found {len(fake)}.")
+    short = [
+        str(p)
+        for p, c in zip(real.paths + fake.paths, real._clips + fake._clips, strict=True)
+        if c.shape[-1] < metrics.N_FFT // 2 + 1
+    ]
+    if short:
+        raise CLIError(
+            f"eval: {len(short)} file(s) are shorter than {metrics.N_FFT // 2 + 1} samples at 16 kHz "
+            f"(e.g. {short[0]}). Fix: remove them or pad them."
+        )
+    results = metrics.evaluate(
+        real, fake, reference=reference, bootstrap=args.bootstrap, seed=args.seed
+    )
+    paired = _paired_scores(real, fake)
+    if paired:
+        results.update(paired)
+    results["skipped_files"] = skipped
+    if args.json:
+        payload = {
+            k: (v.to_dict() if isinstance(v, metrics.MetricResult) else v)
+            for k, v in results.items()
+        }
+        payload = {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+            for k, v in payload.items()
+        }
+        print(json.dumps(payload, indent=1))
+    else:
+        print(metrics.format_table(results))
+    if skipped:
+        _err(f"Skipped {skipped} unreadable audio file(s) in total (listed above).")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# train
+# --------------------------------------------------------------------------------------------
+def _cmd_train(args: argparse.Namespace) -> int:
+    from . import config, registry
+
+    if args.list:
+        recipes = registry.recipes()
+        if not recipes:
+            print("No training recipes are registered yet.")
+            return 0
+        for name, description in recipes.items():
+            print(f"{name}\t{description}")
+        return 0
+    if args.recipe is None:
+        raise CLIError(f"which recipe? List them with: {PROG} train --list")
+    recipes = registry.recipes()
+    if args.recipe not in recipes:
+        valid = ", ".join(recipes) if recipes else "none are registered yet"
+        raise CLIError(f"unknown recipe {args.recipe!r}. Valid recipes: {valid}.")
+    mode = args.mode or config.mode()
+    out = Path(args.out) if args.out else Path("runs") / args.recipe
+    path = registry.run_recipe(args.recipe, mode, out, resume=args.resume)
+    print(f"Trained {args.recipe!r} in {mode!r} mode; checkpoint: {path}")
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Parser and entry point
+# --------------------------------------------------------------------------------------------
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``argparse`` parser of ``tutorial-lib`` (subcommands data, sample, eval, train).
+
+    Introduced in: book/appendix/A_01_metrics.ipynb
+    """
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="The command line of the book 'Diffusion models for audio, by building "
+        "them': make datasets, sample registered models, evaluate, train.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("data", help="write a dataset as WAV files plus labels.csv",
+                       description="Generate a dataset (offline, cached) and write it as WAV "
+                       "files plus labels.csv (written last). MIDI clips also get .mid files.")  # fmt: skip
+    p.add_argument(
+        "name",
+        nargs="?",
+        help="dataset name (see --list): drums, drums-stereo, notes, guitar, midi",
+    )
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--n", type=_positive_int, default=100, help="number of clips (default 100)")
+    p.add_argument(
+        "--split",
+        default="train",
+        choices=("train", "validation", "test"),
+        help="split (default train)",
+    )
+    p.add_argument("--sr", type=_positive_int, help="sample rate in Hz (default: the dataset's)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="dataset seed (default 0)")
+    p.add_argument("--length", type=_positive_int, help="samples per clip (drums only)")
+    p.add_argument("--seconds", type=float, help="seconds per clip (midi only)")
+    p.add_argument(
+        "--backend",
+        choices=("auto", "fluidsynth", "parametric"),
+        help="sound source (default auto)",
+    )
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")
+    p.add_argument("--list", action="store_true", help="list the datasets and exit")
+    p.set_defaults(func=_cmd_data)
+
+    p = sub.add_parser("sample", help="write WAV files sampled from a registered model",
+                       description="Sample clips from a registered model and write them as WAV "
+                       "files plus samples.json (written last).")  # fmt: skip
+    p.add_argument("model", nargs="?", help="model name (see --list)")
+    p.add_argument("--n", type=_positive_int, default=8, help="number of clips (default 8)")
+    p.add_argument("--out", help="output folder")
+    p.add_argument("--steps", type=_positive_int, help="sampler steps (default: the model's)")
+    p.add_argument("--sampler", help="sampler name (default: the model's)")
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed (default 0)")
+    p.add_argument("--list", action="store_true", help="list the registered models and exit")
+    p.set_defaults(func=_cmd_sample)
+
+    p = sub.add_parser("eval", help="FD and KID of generated clips against real ones",
+                       description="Compare a folder of generated clips with a folder of real "
+                       "clips: Fréchet distance and kernel distance on an offline log-mel "
+                       "embedding, each beside the real-vs-real floor (the real folder split "
+                       "in halves, or --reference). When both folders hold the same file "
+                       "names, spectral convergence and log-spectral distance of the pairs "
+                       "are added. Unreadable files are reported and skipped.")  # fmt: skip
+    p.add_argument("--real", required=True, help="folder of real clips")
+    p.add_argument("--fake", required=True, help="folder of generated clips")
+    p.add_argument("--reference", help="a second, disjoint folder of real clips for the floor")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--bootstrap",
+        type=_nonneg_int,
+        default=100,
+        help="bootstrap resamples for FD (default 100)",
+    )
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed of the split and resampling")
+    p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser("train", help="run a registered training recipe",
+                       description="Train a model with a registered recipe (as for the book's "
+                       "reference checkpoints).")  # fmt: skip
+    p.add_argument("recipe", nargs="?", help="recipe name (see --list)")
+    p.add_argument(
+        "--mode",
+        choices=("fast", "book", "full"),
+        help="run mode (default: $TUTORIAL_MODE or book)",
+    )
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--out", help="output folder (default runs/RECIPE)")
+    p.add_argument("--list", action="store_true", help="list the registered recipes and exit")
+    p.set_defaults(func=_cmd_train)
+    return parser
+
+
+_USER_ERRORS = (
+    CLIError,
+    ValueError,
+    TypeError,
+    KeyError,
+    FileNotFoundError,
+    NotADirectoryError,
+    IsADirectoryError,
+    PermissionError,
+    RuntimeError,
+    ImportError,
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``tutorial-lib`` with ``argv`` (default ``sys.argv[1:]``); return the exit code.
+
+    0: success; 2: bad input (message on stderr, no traceback unless ``TUTORIAL_DEBUG=1``).
+
+    Introduced in: book/appendix/A_01_metrics.ipynb
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help, --version, argparse errors (already printed)
+        return int(exit_.code or 0) if not isinstance(exit_.code, str) else 2
+    if getattr(args, "func", None) is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except _USER_ERRORS as error:
+        if os.environ.get("TUTORIAL_DEBUG", "").strip() not in ("", "0"):
+            raise
+        message = str(error) if not isinstance(error, KeyError) else str(error.args[0])
+        _err(f"{PROG} {args.command}: error: {message}")
+        return 2
+    except KeyboardInterrupt:
+        _err(f"{PROG}: interrupted (no half-written files are left behind).")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,436 @@
+"""Shared plots: waveforms, spectrograms, schedules and loss curves, in one style.
+
+Every function takes ``ax=`` (draw into an existing matplotlib Axes) and returns the handles it
+drew into, labels its axes in seconds / Hz / dB, and closes nothing: the notebook decides
+what to show. Importing this module changes no global state; :func:`set_style` (called by
+``tl.setup()``) sets the book's look.
+
+Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ._validate import (
+    check_audio,
+    check_choice,
+    check_int,
+    check_number,
+    check_sample_rate,
+    describe,
+)
+
+__all__ = [
+    "STYLE",
+    "set_style",
+    "waveform",
+    "spectrogram",
+    "schedule_curves",
+    "loss_curves",
+    "audio_panel",
+]
+
+#: The book's matplotlib settings (applied by :func:`set_style`).
+STYLE: dict[str, Any] = {
+    "figure.figsize": (7.0, 3.0),
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "figure.constrained_layout.use": True,
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 10,
+    "legend.frameon": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "grid.linewidth": 0.6,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "lines.linewidth": 1.4,
+    "image.cmap": "magma",
+}
+
+
+def set_style() -> dict[str, Any]:
+    """Apply the book's plot style to matplotlib's rcParams; return the settings applied.
+
+    Readable font sizes, a light grid, constrained layout, no top/right spines, the
+    ``magma`` colormap. Call it once (``tl.setup()`` does); nothing changes at import time.
+
+    Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
+    """
+    import matplotlib as mpl
+
+    mpl.rcParams.update(STYLE)
+    return dict(STYLE)
+
+
+def _is_tensor(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def _np(x: Any) -> np.ndarray:
+    if _is_tensor(x):
+        return x.detach().cpu().float().numpy()
+    return np.asarray(x)
+
+
+def _get_ax(ax: Any, figsize: tuple[float, float] | None = None) -> Any:
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+        return ax
+    from matplotlib.axes import Axes
+
+    if not isinstance(ax, Axes):
+        raise TypeError(
+            f"ax: expected a matplotlib Axes or None, got {describe(ax)}. "
+            f"Fix: pass one Axes, e.g. fig, axes = plt.subplots(1, 2); ...(ax=axes[0])."
+        )
+    return ax
+
+
+def _check_clip(x: Any, name: str = "x") -> None:
+    if (_is_tensor(x) or isinstance(x, np.ndarray)) and x.ndim == 3:
+        raise ValueError(
+            f"{name}: expected one clip (T,) or (C, T), got a batch {describe(x)}. "
+            f"Fix: plot one clip, e.g. {name}[0]."
+        )
+    check_audio(x, name)
+
+
+def waveform(x: Any, sr: int, *, ax: Any = None, title: str | None = None) -> Any:
+    """Plot a waveform against time in seconds; return the Axes.
+
+    Args:
+        x: one clip ``(T,)`` or ``(C, T)`` (numpy or torch); each channel is drawn (stereo as
+            "left" / "right").
+        sr: sample rate in Hz (sets the time axis).
+        ax: an Axes to draw into (a new figure when ``None``).
+        title: optional title.
+
+    Long clips are drawn as their min/max envelope (what the eye sees anyway), which keeps
+    plotting fast.
+
+    Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
+    """
+    _check_clip(x)
+    sr = check_sample_rate(sr, "sr")
+    ax = _get_ax(ax)
+    y = _np(x).astype(np.float64)
+    y = y[None] if y.ndim == 1 else y
+    n_ch, n = y.shape
+    names = ["left", "right"] if n_ch == 2 else [f"channel {i}" for i in range(n_ch)]
+    max_points = 4000
+    for i in range(n_ch):
+        label = names[i] if n_ch > 1 else None
+        color = f"C{i}"
+        if n > 2 * max_points:
+            k = int(np.ceil(n / max_points))
+            m = n // k
+            blocks = y[i, : m * k].reshape(m, k)
+            t = (np.arange(m) * k + k / 2) / sr
+            ax.fill_between(
+                t, blocks.min(1), blocks.max(1), color=color, alpha=0.7, lw=0, label=label
+            )
+        else:
+            ax.plot(np.arange(n) / sr, y[i], color=color, lw=0.8, label=label)
+    ax.set_xlim(0, n / sr)
+    ax.set_xlabel("Time (s)")
+    ax.set_ylabel("Amplitude")
+    if n_ch > 1:
+        ax.legend(loc="upper right")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def spectrogram(
+    x: Any,
+    sr: int,
+    *,
+    ax: Any = None,
+    kind: str = "mel",
+    n_fft: int = 1024,
+    hop_length: int = 256,
+    n_mels: int = 80,
+    fmin: float = 0.0,
+    fmax: float | None = None,
+    top_db: float | None = 80.0,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    colorbar: bool = True,
+    title: str | None = None,
+) -> Any:
+    """Plot a spectrogram in dB (re full scale) with time in s and frequency in Hz; return the Axes.
+
+    Args:
+        x: one mono clip ``(T,)`` or ``(1, T)`` (numpy or torch).
+        sr: sample rate in Hz.
+        ax: an Axes to draw into (a new figure when ``None``).
+        kind: ``"mel"`` (``n_mels`` mel bands; the frequency axis is in Hz on a mel scale) or
+            ``"linear"`` (``n_fft // 2 + 1`` STFT bins from 0 to ``sr / 2`` Hz).
+        n_fft, hop_length: STFT window and hop in samples (Hann window, centred frames).
+        n_mels, fmin, fmax: mel bands and their range in Hz (``kind="mel"`` only).
+        top_db: dynamic range shown, in dB below the loudest bin (``None``: all).
+        vmin, vmax: fix the colour range in dB (to compare several plots).
+        colorbar: add a colour bar in dB.
+        title: optional title.
+
+    Computed with :func:`tutorial_lib.audio.mel_spectrogram` / :func:`~tutorial_lib.audio.stft_db`
+    and shown with ``0 dB`` = a full-scale power of 1, so louder sounds look brighter.
+
+    Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
+    """
+    from . import audio
+
+    _check_clip(x)
+    check_audio(x, "x", mono=True)
+    sr = check_sample_rate(sr, "sr")
+    check_choice(kind, "kind", ("mel", "linear"))
+    n_fft = check_int(n_fft, "n_fft", min_value=2)
+    hop_length = check_int(hop_length, "hop_length", min_value=1)
+    ax = _get_ax(ax)
+    y = _np(x).astype(np.float32).reshape(-1)
+    if kind == "mel":
+        n_mels = check_int(n_mels, "n_mels", min_value=1)
+        S = audio.mel_spectrogram(
+            y, sr, n_fft=n_fft, hop_length=hop_length, n_mels=n_mels, fmin=fmin, fmax=fmax
+        )
+        db = audio.power_to_db(S, top_db=top_db)
+        f_hi = sr / 2.0 if fmax is None else float(fmax)
+        mel_lo, mel_hi = audio.hz_to_mel(float(fmin)), audio.hz_to_mel(f_hi)
+        # Band centres are evenly spaced in mel; edges halfway between them.
+        d = (mel_hi - mel_lo) / (n_mels + 1)
+        edges_mel = mel_lo + d / 2 + d * np.arange(n_mels + 1)
+        f_edges = audio.mel_to_hz(edges_mel)
+        ylabel = "Frequency (Hz, mel scale)"
+    else:
+        db = audio.stft_db(y, sr, n_fft=n_fft, hop_length=hop_length, top_db=top_db)
+        df = sr / n_fft
+        f_edges = np.clip((np.arange(db.shape[0] + 1) - 0.5) * df, 0.0, sr / 2.0)
+        ylabel = "Frequency (Hz)"
+    n_frames = db.shape[-1]
+    t_edges = np.clip((np.arange(n_frames + 1) - 0.5) * hop_length / sr, 0.0, len(y) / sr)
+    mesh = ax.pcolormesh(
+        t_edges, f_edges, db, shading="flat", vmin=vmin, vmax=vmax, rasterized=True
+    )
+    if kind == "mel":
+        from matplotlib.ticker import FixedLocator, ScalarFormatter
+
+        ax.set_yscale("function", functions=(audio.hz_to_mel, audio.mel_to_hz))
+        ticks = [0, 250, 500, 1000, 2000, 4000, 8000, 16000, 32000]
+        ax.yaxis.set_major_locator(FixedLocator([f for f in ticks if f <= f_edges[-1]]))
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_locator(FixedLocator([]))
+    ax.set_ylim(f_edges[0], f_edges[-1])
+    ax.set_xlim(0, len(y) / sr)
+    ax.grid(False)
+    ax.set_xlabel("Time (s)")
+    ax.set_ylabel(ylabel)
+    if colorbar:
+        cbar = ax.figure.colorbar(mesh, ax=ax, format="%.0f")
+        cbar.set_label("Power (dB)")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def _as_1d(values: Any, name: str) -> np.ndarray:
+    arr = _np(values) if _is_tensor(values) else np.asarray(values)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+        raise TypeError(
+            f"{name}: expected numbers (a list, numpy array or tensor), got {describe(values)}."
+        )
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-D sequence of values, got shape {arr.shape}.")
+    if arr.size == 0:
+        raise ValueError(f"{name}: is empty. Fix: pass at least one value.")
+    return arr.astype(np.float64)
+
+
+def schedule_curves(
+    curves: Mapping[str, Any],
+    *,
+    ax: Any = None,
+    x: Any = None,
+    xlabel: str = "t",
+    ylabel: str = "value",
+    logy: bool = False,
+    title: str | None = None,
+) -> Any:
+    """Plot several 1-D curves against a shared x axis, e.g. ``alpha_bar`` and ``snr`` vs ``t``.
+
+    Args:
+        curves: ``{name: values}``, each values a 1-D list / numpy array / tensor of the same
+            length N.
+        ax: an Axes to draw into (a new figure when ``None``).
+        x: the x values, length N (default ``0 .. N-1``, e.g. the step ``t``).
+        xlabel, ylabel: axis labels (give units).
+        logy: log-scale y axis (all values must be > 0), e.g. for the SNR.
+        title: optional title.
+
+    Returns the Axes (one line per curve, with a legend).
+
+    Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
+    """
+    if not isinstance(curves, Mapping) or len(curves) == 0:
+        raise TypeError(
+            f"curves: expected a non-empty dict {{name: values}}, got {describe(curves)}. "
+            f'Fix: pass e.g. {{"alpha_bar": alpha_bar}}.'
+        )
+    arrays = {str(k): _as_1d(v, f"curves[{k!r}]") for k, v in curves.items()}
+    n = {len(a) for a in arrays.values()}
+    if len(n) != 1:
+        lens = ", ".join(f"{k}: {len(a)}" for k, a in arrays.items())
+        raise ValueError(f"curves: all curves must have the same length, got {lens}.")
+    (n,) = n
+    xs = np.arange(n, dtype=np.float64) if x is None else _as_1d(x, "x")
+    if len(xs) != n:
+        raise ValueError(f"x: expected {n} values (one per curve point), got {len(xs)}.")
+    if logy:
+        for k, a in arrays.items():
+            if np.any(a <= 0):
+                raise ValueError(
+                    f"curves[{k!r}]: logy=True needs values > 0, got a minimum of {a.min():g}. "
+                    f"Fix: plot with logy=False, or clip, e.g. np.clip(values, 1e-12, None)."
+                )
+    ax = _get_ax(ax)
+    for k, a in arrays.items():
+        ax.plot(xs, a, label=k)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend()
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def _ema(values: np.ndarray, smooth: float) -> np.ndarray:
+    """Debiased exponential moving average (as TensorBoard's smoothing slider)."""
+    out = np.empty_like(values)
+    acc = 0.0
+    for i, v in enumerate(values):
+        acc = smooth * acc + (1.0 - smooth) * v
+        out[i] = acc / (1.0 - smooth ** (i + 1))
+    return out
+
+
+def loss_curves(
+    history: Any,
+    *,
+    ax: Any = None,
+    smooth: float = 0.9,
+    logy: bool = False,
+    title: str | None = None,
+) -> Any:
+    """Plot a training loss against the step, with an exponential moving average on top.
+
+    Args:
+        history: a dict, or an object with ``.as_dict()`` (e.g. ``tl.training.History``),
+            holding ``"loss"`` (N values) and optionally ``"step"`` (N step numbers), and
+            optionally ``"val_loss"`` with ``"val_step"``; or a plain 1-D sequence of losses.
+        ax: an Axes to draw into (a new figure when ``None``).
+        smooth: EMA factor in [0, 1) for the overlay (0 draws no overlay).
+        logy: log-scale y axis (losses must be > 0).
+        title: optional title.
+
+    Returns the Axes (raw loss faint, smoothed loss solid).
+
+    Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
+    """
+    smooth = check_number(smooth, "smooth", low=0.0, high=1.0, high_open=True)
+    if hasattr(history, "as_dict") and callable(history.as_dict):
+        data = history.as_dict()
+    elif isinstance(history, Mapping):
+        data = history
+    elif _is_tensor(history) or isinstance(history, (list, tuple, np.ndarray)):
+        data = {"loss": history}
+    else:
+        raise TypeError(
+            f"history: expected a dict with 'loss', an object with .as_dict(), or a list of "
+            f"losses, got {describe(history)}."
+        )
+    if "loss" not in data:
+        raise ValueError(
+            f"history: no 'loss' entry; it has {sorted(map(str, data))}. "
+            f"Fix: pass {{'loss': losses, 'step': steps}}."
+        )
+    loss = _as_1d(data["loss"], "history['loss']")
+    step = (
+        np.arange(len(loss), dtype=np.float64)
+        if data.get("step") is None
+        else _as_1d(data["step"], "history['step']")
+    )
+    if len(step) != len(loss):
+        raise ValueError(
+            f"history: 'step' has {len(step)} values but 'loss' has {len(loss)}; they must match."
+        )
+    ax = _get_ax(ax)
+    if smooth > 0 and len(loss) > 1:
+        ax.plot(step, loss, color="C0", alpha=0.3, lw=1.0, label="loss")
+        ax.plot(step, _ema(loss, smooth), color="C0", lw=1.8, label=f"loss (EMA {smooth:g})")
+    else:
+        ax.plot(step, loss, color="C0", marker="o" if len(loss) == 1 else None, label="loss")
+    if data.get("val_loss") is not None:
+        val = _as_1d(data["val_loss"], "history['val_loss']")
+        vstep = data.get("val_step")
+        vstep = (
+            np.arange(len(val), dtype=np.float64)
+            if vstep is None
+            else _as_1d(vstep, "history['val_step']")
+        )
+        if len(vstep) != len(val):
+            raise ValueError(
+                f"history: 'val_step' has {len(vstep)} values but 'val_loss' has {len(val)}."
+            )
+        ax.plot(vstep, val, color="C1", marker="o", ms=3, label="validation loss")
+    if logy:
+        if np.any(loss <= 0):
+            raise ValueError("history['loss']: logy=True needs losses > 0.")
+        ax.set_yscale("log")
+    ax.set_xlabel("Training step")
+    ax.set_ylabel("Loss")
+    ax.legend()
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def audio_panel(
+    x: Any, sr: int, title: str | None = None, *, kind: str = "mel", **spectrogram_kwargs: Any
+) -> tuple[Any, Any]:
+    """Waveform and spectrogram of one mono clip side by side; return ``(fig, axes)``.
+
+    Args:
+        x: one mono clip ``(T,)`` or ``(1, T)``.
+        sr: sample rate in Hz.
+        title: optional figure title.
+        kind, **spectrogram_kwargs: passed to :func:`spectrogram`.
+
+    ``axes`` is a numpy array of two Axes: ``[waveform, spectrogram]``.
+
+    Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
+    """
+    import matplotlib.pyplot as plt
+
+    _check_clip(x)
+    check_audio(x, "x", mono=True)
+    sr = check_sample_rate(sr, "sr")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3), layout="constrained")
+    waveform(x, sr, ax=axes[0], title="Waveform")
+    spectrogram(
+        x, sr, ax=axes[1], kind=kind, title=f"{kind.capitalize()} spectrogram", **spectrogram_kwargs
+    )
+    if title is not None:
+        fig.suptitle(title)
+    return fig, axes

@@ -1,0 +1,62 @@
+"""Fixtures for the rendered-book browser tests (run by ``make browser-test``)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # the helper module next to these tests
+
+import rendered_book  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--html-dir",
+        default=str(ROOT / "book" / "_build" / "fast" / "_build" / "html"),
+        help="folder of the built HTML book to check (make book-fast builds it)",
+    )
+
+
+def _unavailable(reason: str) -> None:
+    if rendered_book.browser_required():
+        pytest.fail(f"{reason} (CI=true: the browser test must run here)")
+    message = f"\n*** BROWSER TEST SKIPPED: {reason} ***\n"
+    print(message, file=sys.stderr)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    path = rendered_book.find_chromium()
+    if path is None:
+        _unavailable(
+            "no Chromium found (install Debian/Ubuntu's 'chromium' package, or Chrome)"
+        )
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        _unavailable("the Python package 'playwright' is not installed (pip install -e .[dev])")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mathjax_root() -> Path:
+    cache = Path(os.environ.get("TUTORIAL_CACHE", Path.home() / ".cache" / "tutorial_lib"))
+    try:
+        return rendered_book.ensure_mathjax(cache / "browser")
+    except Exception as exc:  # npm missing or the registry unreachable
+        _unavailable(f"could not get a local MathJax copy: {exc}")
+
+
+@pytest.fixture(scope="session")
+def html_dir(request: pytest.FixtureRequest) -> Path:
+    path = Path(request.config.getoption("--html-dir"))
+    if not (path / "index.html").exists():
+        pytest.fail(f"--html-dir: no built book at {path}. Fix: run 'make book-fast' first.")
+    return path

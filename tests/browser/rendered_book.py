@@ -1,0 +1,266 @@
+"""Check a rendered HTML book in a real headless Chromium, offline.
+
+Used by ``test_rendered_book.py`` (the real book) and ``test_checker.py`` (pages broken on
+purpose, to show each check can fail). For every page it reports:
+
+- console errors and uncaught page errors;
+- math that MathJax did not render (or rendered as an error);
+- ``<audio>`` elements without a playable source (the browser must load its metadata);
+- images that do not load;
+- cell outputs that hold a traceback or an error;
+- requests to the network that the offline test cannot serve (the book must not need them).
+
+The pages are served from a local HTTP server. MathJax, which the pages load from a CDN, is
+served from a local copy of the npm package (``ensure_mathjax``), so the test runs offline.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import tarfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+MATHJAX_VERSION = "3.2.2"
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+# CDN prefixes the book uses, mapped to local folders.
+MATHJAX_PREFIXES = (
+    "https://cdn.jsdelivr.net/npm/mathjax@3/",
+    f"https://cdn.jsdelivr.net/npm/mathjax@{MATHJAX_VERSION}/",
+)
+
+# Runs in the page after load: waits for MathJax, then inspects math, audio, images, outputs.
+PAGE_PROBE = """
+async () => {
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  const report = {math: 0, mathRendered: 0, mathErrors: [], audio: [], images: [], tracebacks: []};
+  const mathNodes = document.querySelectorAll('div.math, span.math');
+  report.math = mathNodes.length;
+  if (report.math > 0) {
+    for (let i = 0; i < 100; i++) {
+      if (window.MathJax && window.MathJax.startup && window.MathJax.startup.promise) {
+        try {
+          await Promise.race([window.MathJax.startup.promise, sleep(15000)]);
+        } catch (e) {}
+        break;
+      }
+      await sleep(100);
+    }
+    for (let i = 0; i < 50 && document.querySelectorAll('mjx-container').length < report.math; i++) {
+      await sleep(100);
+    }
+    report.mathRendered = document.querySelectorAll('mjx-container').length;
+    document.querySelectorAll('mjx-merror, [data-mjx-error]').forEach((e) =>
+      report.mathErrors.push((e.getAttribute('data-mjx-error') || e.textContent).slice(0, 200)));
+  }
+  const audios = Array.from(document.querySelectorAll('audio'));
+  await Promise.all(audios.map((a) => new Promise((resolve) => {
+    if (a.readyState >= 1 || a.error) return resolve();
+    a.addEventListener('loadedmetadata', resolve, {once: true});
+    a.addEventListener('error', resolve, {once: true});
+    const s = a.querySelector('source');
+    if (s) s.addEventListener('error', resolve, {once: true});
+    a.load();
+    setTimeout(resolve, 5000);
+  })));
+  audios.forEach((a, i) => {
+    const src = a.currentSrc || a.src || '';
+    report.audio.push({index: i, src: src.slice(0, 60), readyState: a.readyState,
+                       duration: a.duration, error: a.error ? a.error.code : null});
+  });
+  const imgs = Array.from(document.querySelectorAll('img'));
+  await Promise.all(imgs.map((im) => im.complete ? null : new Promise((resolve) => {
+    im.addEventListener('load', resolve, {once: true});
+    im.addEventListener('error', resolve, {once: true});
+    setTimeout(resolve, 5000);
+  })));
+  imgs.forEach((im) => {
+    if (!(im.complete && im.naturalWidth > 0)) report.images.push((im.getAttribute('src') || '').slice(0, 80));
+  });
+  const outputs = document.querySelectorAll('.cell_output, .output');
+  outputs.forEach((o) => {
+    const text = o.innerText || '';
+    const isError = o.querySelector('.traceback, .output.error, .ansi-red-fg') !== null &&
+      /Error|Traceback/.test(text);
+    if (/Traceback \\(most recent call last\\)/.test(text) || isError || o.classList.contains('error')) {
+      report.tracebacks.push(text.slice(0, 300));
+    }
+  });
+  return report;
+}
+"""
+
+
+@dataclass
+class PageReport:
+    """What the checks found on one page; ``problems`` is empty when the page is fine."""
+
+    page: str
+    problems: list[str] = field(default_factory=list)
+    n_math: int = 0
+    n_audio: int = 0
+    n_images: int = 0
+
+
+def find_chromium() -> str | None:
+    """Path of a Chromium/Chrome binary, or None."""
+    for name in CHROMIUM_NAMES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def ensure_mathjax(cache_dir: Path) -> Path:
+    """A local copy of the MathJax npm package (fetched once with ``npm pack``); its root folder."""
+    root = cache_dir / f"mathjax-{MATHJAX_VERSION}" / "package"
+    if (root / "es5" / "tex-mml-chtml.js").exists():
+        return root
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is needed once to fetch MathJax for the offline browser test")
+    target = root.parent
+    target.mkdir(parents=True, exist_ok=True)
+    out = subprocess.run(
+        [npm, "pack", f"mathjax@{MATHJAX_VERSION}", "--pack-destination", str(target)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    tarball = target / out.stdout.strip().splitlines()[-1]
+    with tarfile.open(tarball) as tar:
+        tar.extractall(target, filter="data")
+    tarball.unlink()
+    return root
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:  # keep pytest output clean
+        pass
+
+
+@contextmanager
+def serve(directory: Path) -> Iterator[str]:
+    """Serve ``directory`` on a free port of 127.0.0.1; yields the base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def html_pages(html_dir: Path) -> list[str]:
+    """The book's content pages, relative to ``html_dir`` (Sphinx's own index pages excluded)."""
+    skip = {"genindex.html", "search.html", "py-modindex.html"}
+    pages = []
+    for path in sorted(html_dir.rglob("*.html")):
+        rel = path.relative_to(html_dir).as_posix()
+        if rel in skip or rel.startswith(("_static/", "_sources/", "_images/", "jupyter_execute/")):
+            continue
+        if 'http-equiv="Refresh"' in path.read_text(errors="replace")[:2000]:
+            continue  # a redirect (index.html -> the root page), not a page of its own
+        pages.append(rel)
+    return pages
+
+
+def check_pages(
+    html_dir: Path, pages: list[str], *, chromium: str, mathjax_root: Path
+) -> list[PageReport]:
+    """Open each page in headless Chromium and run every check; one report per page."""
+    from playwright.sync_api import sync_playwright
+
+    reports = []
+    with serve(html_dir) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            context = browser.new_context()
+            for page_path in pages:
+                reports.append(_check_one(context, base, page_path, mathjax_root))
+        finally:
+            browser.close()
+    return reports
+
+
+def _check_one(context, base: str, page_path: str, mathjax_root: Path) -> PageReport:
+    report = PageReport(page_path)
+    page = context.new_page()
+    blocked: list[str] = []
+
+    def route(route_obj) -> None:
+        url = route_obj.request.url
+        if url.startswith(base) or url.startswith("data:"):
+            route_obj.continue_()
+            return
+        for prefix in MATHJAX_PREFIXES:
+            if url.startswith(prefix):
+                local = mathjax_root / url[len(prefix) :].split("?")[0]
+                if local.is_file():
+                    route_obj.fulfill(path=str(local))
+                    return
+        blocked.append(url)
+        route_obj.abort()
+
+    page.route("**/*", route)
+    console_errors: list[str] = []
+    page.on(
+        "console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None
+    )
+    page.on("pageerror", lambda exc: console_errors.append(f"uncaught: {exc}"))
+    try:
+        response = page.goto(base + page_path, wait_until="load", timeout=60_000)
+        if response is None or not response.ok:
+            status = None if response is None else response.status
+            report.problems.append(f"page did not load (HTTP {status})")
+            return report
+        probe = page.evaluate(PAGE_PROBE)
+    finally:
+        page.close()
+    report.n_math, report.n_audio = probe["math"], len(probe["audio"])
+    if probe["math"] and probe["mathRendered"] < probe["math"]:
+        report.problems.append(
+            f"math not rendered: {probe['mathRendered']} of {probe['math']} math elements typeset"
+        )
+    for err in probe["mathErrors"]:
+        report.problems.append(f"MathJax error: {err}")
+    for a in probe["audio"]:
+        if a["error"] is not None or a["readyState"] < 1 or not (a["duration"] or 0) > 0:
+            report.problems.append(
+                f"audio #{a['index']} not playable (src={a['src']!r}, readyState="
+                f"{a['readyState']}, error={a['error']})"
+            )
+    for src in probe["images"]:
+        report.problems.append(f"image does not load: {src!r}")
+    for text in probe["tracebacks"]:
+        report.problems.append(f"cell output holds an error: {text[:200]!r}")
+    for msg in console_errors:
+        report.problems.append(f"console error: {msg[:300]}")
+    for url in blocked:
+        report.problems.append(f"needs the network (not available offline): {url}")
+    return report
+
+
+def browser_required() -> bool:
+    """Under CI (``CI=true``) the browser test must run; elsewhere it may skip."""
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")

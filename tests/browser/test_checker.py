@@ -1,0 +1,82 @@
+"""Show that the browser checks fail when a page breaks a rule (a test that cannot fail is a defect)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import wave
+
+import pytest
+import rendered_book
+
+MATHJAX = '<script defer src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>'
+PNG_1PX = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+
+
+def _wav_b64() -> str:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\x00\x00" * 1600)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+GOOD = f"""<html><head>{MATHJAX}</head><body>
+<div class="math notranslate nohighlight">\\[x_t = \\sqrt{{\\bar\\alpha_t}} x_0\\]</div>
+<audio controls><source src="data:audio/wav;base64,{_wav_b64()}" type="audio/wav"></audio>
+<img src="data:image/png;base64,{PNG_1PX}">
+<div class="cell_output"><pre>all good</pre></div>
+</body></html>"""
+
+BROKEN = {
+    "console_error.html": "<script>console.error('boom')</script>",
+    "uncaught.html": "<script>undefined_function()</script>",
+    "math_not_rendered.html": '<div class="math">\\[x\\]</div>',  # no MathJax on the page
+    "math_error.html": f'{MATHJAX}<div class="math">\\[\\frac{{1}}\\]</div>',
+    "audio_bad.html": '<audio controls><source src="data:audio/wav;base64,AAAA" type="audio/wav"></audio>',
+    "audio_missing.html": '<audio controls><source src="missing.wav" type="audio/wav"></audio>',
+    "image_missing.html": '<img src="_images/missing.png">',
+    "traceback.html": '<div class="cell_output"><pre>Traceback (most recent call last):\n'
+    '  File "x", line 1\nValueError: bad</pre></div>',
+    "network.html": '<link rel="stylesheet" href="https://example.org/style.css">',
+}
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory, chromium, mathjax_root):
+    site = tmp_path_factory.mktemp("site")
+    (site / "good.html").write_text(GOOD)
+    for name, body in BROKEN.items():
+        (site / name).write_text(f"<html><body>{body}</body></html>")
+    pages = ["good.html", *BROKEN]
+    found = rendered_book.check_pages(site, pages, chromium=chromium, mathjax_root=mathjax_root)
+    return {r.page: r for r in found}
+
+
+def test_good_page_passes(reports):
+    good = reports["good.html"]
+    assert good.problems == []
+    assert good.n_math == 1 and good.n_audio == 1
+
+
+@pytest.mark.parametrize(
+    "page, expected",
+    [
+        ("console_error.html", "console error"),
+        ("uncaught.html", "uncaught"),
+        ("math_not_rendered.html", "math not rendered"),
+        ("math_error.html", "MathJax error"),
+        ("audio_bad.html", "not playable"),
+        ("audio_missing.html", "not playable"),
+        ("image_missing.html", "image does not load"),
+        ("traceback.html", "holds an error"),
+        ("network.html", "needs the network"),
+    ],
+)
+def test_broken_page_is_caught(reports, page, expected):
+    problems = reports[page].problems
+    assert any(expected in p for p in problems), f"{page}: expected {expected!r} in {problems}"

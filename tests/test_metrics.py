@@ -1,0 +1,187 @@
+"""Tests for tutorial_lib.metrics, against independent computations (scipy, librosa, formulas)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+import tutorial_lib as tl
+from tutorial_lib import metrics as M
+
+
+@pytest.fixture(autouse=True)
+def _tmp_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUTORIAL_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def drum_sets(tmp_path_factory):
+    """Three disjoint real drum sets (train, validation, test), short clips, made once."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TUTORIAL_CACHE", str(tmp_path_factory.mktemp("cache")))
+    try:
+        kw = dict(length=8192, progress=False)
+        sets = tuple(
+            tl.data.drums(n, split=s, **kw)
+            for n, s in ((280, "train"), (140, "validation"), (140, "test"))
+        )
+    finally:
+        mp.undo()
+    return sets
+
+
+# -- embedding -------------------------------------------------------------------------------
+def test_embedding_matches_librosa():
+    import librosa
+
+    rng = np.random.default_rng(0)
+    t = np.arange(8000) / 16000
+    clips = np.stack(
+        [0.3 * np.sin(2 * np.pi * 330 * t) * np.exp(-t * 8), 0.1 * rng.standard_normal(8000)]
+    )
+    e = M.embed(clips[:, None, :].astype(np.float32), 16000)
+    assert e.shape == (2, M.EMBEDDING_DIM)
+    for i, y in enumerate(clips.astype(np.float32)):
+        mel = librosa.feature.melspectrogram(
+            y=y, sr=16000, n_fft=1024, hop_length=256, n_mels=40, pad_mode="reflect"
+        )
+        db = 10 * np.log10(np.maximum(mel, 1e-6))
+        mfcc = librosa.feature.mfcc(S=db, n_mfcc=21)[1:]
+        ref = np.concatenate([db.mean(1) + 50, db.std(1), mfcc.std(1)]) / 10
+        np.testing.assert_allclose(e[i], ref, atol=2e-3)
+
+
+def test_embedding_resamples_and_accepts_lists_and_datasets(drum_sets):
+    x = drum_sets[2].tensors()[:3]
+    e16 = M.embed(x, 16000)
+    e44 = M.embed(tl.audio.resample(x, 16000, 44100), 44100)
+    assert np.max(np.abs(e16 - e44)) < 0.15  # same sound at another rate, same features
+    np.testing.assert_allclose(M.embed([c for c in x], 16000), e16)
+    np.testing.assert_allclose(M.embed(drum_sets[2])[:3], e16)
+    with pytest.raises(ValueError, match="sr"):
+        M.embed(x)
+
+
+# -- Fréchet distance ------------------------------------------------------------------------
+def _fd_scipy(a: np.ndarray, b: np.ndarray) -> float:
+    mu1, mu2 = a.mean(0), b.mean(0)
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    covmean = scipy.linalg.sqrtm(s1 @ s2).real
+    return float(np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * covmean))
+
+
+def test_frechet_matches_scipy_sqrtm_formula():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((400, 12)) @ rng.standard_normal((12, 12))
+    b = rng.standard_normal((300, 12)) * 1.5 + 0.7
+    r = M.frechet_distance(a, b, bootstrap=0)
+    assert r.value == pytest.approx(_fd_scipy(a, b), rel=1e-6)
+    # a closed form: identity covariances, mean shift d -> FD = |d|^2
+    big = rng.standard_normal((20000, 3))
+    shifted = rng.standard_normal((20000, 3)) + np.array([1.0, 2.0, 0.0])
+    assert M.frechet_distance(big, shifted, bootstrap=0).value == pytest.approx(5.0, rel=0.03)
+
+
+def test_frechet_bootstrap_interval_contains_the_value():
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((200, 5)), rng.standard_normal((200, 5)) + 0.5
+    r = M.frechet_distance(a, b, bootstrap=50, seed=3)
+    assert r.low <= r.value <= r.high and r.std > 0
+    assert M.frechet_distance(a, b, bootstrap=50, seed=3).low == r.low  # seeded
+
+
+# -- kernel distance -------------------------------------------------------------------------
+def _kid_direct(a: np.ndarray, b: np.ndarray) -> float:
+    d = a.shape[1]
+    k = lambda x, y: (x @ y / d + 1.0) ** 3  # noqa: E731
+    m, n = len(a), len(b)
+    sxx = sum(k(a[i], a[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    syy = sum(k(b[i], b[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    sxy = sum(k(a[i], b[j]) for i in range(m) for j in range(n)) / (m * n)
+    return sxx + syy - 2 * sxy
+
+
+def test_kernel_distance_matches_direct_formula():
+    rng = np.random.default_rng(4)
+    a, b = rng.standard_normal((30, 6)), rng.standard_normal((30, 6)) * 1.3 + 0.2
+    r = M.kernel_distance(a, b, subset_size=30, n_subsets=1)
+    assert r.value == pytest.approx(_kid_direct(a, b), rel=1e-6)
+    # same distribution: unbiased, so it averages to ~0 even with few samples
+    vals = [M.kernel_distance(rng.standard_normal((20, 6)), rng.standard_normal((20, 6)),
+                              n_subsets=5, seed=s).value for s in range(40)]  # fmt: skip
+    assert abs(np.mean(vals)) < 3 * np.std(vals) / np.sqrt(len(vals))
+
+
+# -- floor: halves of one dataset vs noise ----------------------------------------------------
+def test_real_sets_score_near_the_floor_and_noise_far_from_it(drum_sets):
+    train, valid, test = (M.embed(ds) for ds in drum_sets)
+    same = M.evaluate(train, test, reference=valid, bootstrap=20, n_subsets=30)
+    assert same["fd"].value < 3 * same["fd_floor"].value
+    assert same["kid"].low < same["kid_floor"].high
+    noise = M.embed(0.3 * torch.randn(140, 1, 8192), 16000)
+    far = M.evaluate(train, noise, reference=valid, bootstrap=20, n_subsets=30)
+    assert far["fd"].value > 20 * far["fd_floor"].value
+    assert far["kid"].low > far["kid_floor"].high
+    assert "FD floor" in M.format_table(far)
+    halves = M.evaluate(train, test, bootstrap=0, n_subsets=10)  # floor from two halves of train
+    assert halves["fd_ratio"] < 3
+
+
+# -- reconstruction metrics ------------------------------------------------------------------
+def test_spectral_convergence_and_lsd_against_librosa():
+    import librosa
+
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 1, 4000)).astype(np.float32) * 0.3
+    y = x + 0.05 * rng.standard_normal(x.shape).astype(np.float32)
+    sc = M.spectral_convergence(x, y)
+    lsd = M.log_spectral_distance(x, y)
+    assert sc.shape == (2,) and lsd.shape == (2,)
+    for i in range(2):
+        a = np.abs(librosa.stft(x[i, 0], n_fft=1024, hop_length=256, pad_mode="reflect"))
+        b = np.abs(librosa.stft(y[i, 0], n_fft=1024, hop_length=256, pad_mode="reflect"))
+        assert sc[i] == pytest.approx(np.linalg.norm(a - b) / np.linalg.norm(a), rel=1e-4)
+        d = 10 * np.log10((a**2 + 1e-10) / (b**2 + 1e-10))
+        assert lsd[i] == pytest.approx(np.mean(np.sqrt(np.mean(d**2, axis=0))), rel=1e-4)
+    assert M.spectral_convergence(x[0], x[0]) == 0.0
+    assert M.spectral_convergence(x[0], 0.5 * x[0]) == pytest.approx(0.5, rel=1e-6)
+    assert M.log_spectral_distance(x[0], x[0] * 10 ** (-6 / 20)) == pytest.approx(6.0, rel=1e-3)
+    with pytest.raises(ValueError, match="x_est"):
+        M.spectral_convergence(x[0], x[0][..., :3000])
+
+
+# -- class and memorisation checks -----------------------------------------------------------
+def test_class_check(drum_sets):
+    train, valid, test = drum_sets
+    good = M.class_check(test, test.labels, train=train, test=valid)
+    assert good.accuracy > 0.6 and good.real_accuracy > 0.6 and good.chance == pytest.approx(1 / 7)
+    assert good.confusion.sum() == len(test) and set(good.per_class) == set(train.classes)
+    wrong = M.class_check(test, np.roll(test.labels, 1), train=train)  # asked for another class
+    assert wrong.accuracy < 0.3
+    centroid = M.class_check(test, test.labels, train=train, kind="centroid")
+    assert centroid.accuracy > 2 * centroid.chance
+
+
+def test_memorisation_check_flags_copies_not_new_clips(drum_sets):
+    train, valid, test = drum_sets
+    honest = M.memorisation_check(test, train, real=valid)
+    assert honest.fraction_suspect < 0.25 and 0.6 < honest.median_ratio < 1.6
+    copies = train.tensors()[:40] + 1e-3 * torch.randn(40, 1, 8192)
+    caught = M.memorisation_check(copies, train, real=valid, sr=16000)
+    assert caught.fraction_suspect > 0.8 and caught.median_ratio < 0.2
+    assert (caught.nearest_train == np.arange(40)).mean() > 0.9
+    emb = M.memorisation_check(test, train, real=valid, space="embedding")
+    assert emb.fraction_suspect < 0.25
+
+
+def test_bad_inputs_name_the_argument():
+    with pytest.raises(ValueError, match="sr"):
+        M.frechet_distance(torch.zeros(4, 1, 2000), torch.zeros(4, 1, 2000))
+    with pytest.raises(ValueError, match="embeddings of size"):
+        M.frechet_distance(np.zeros((5, 3)), np.zeros((5, 4)))
+    with pytest.raises(ValueError, match="subset_size"):
+        M.kernel_distance(np.zeros((5, 3)), np.zeros((5, 3)), subset_size=9)
+    with pytest.raises(ValueError, match="x"):
+        M.embed(torch.zeros(2, 1, 100), 16000)
