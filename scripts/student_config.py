@@ -1,0 +1,31 @@
+"""Write the student edition's Jupyter Book config: the book's own, with solutions hidden.
+
+    python scripts/student_config.py OUT.yml
+
+It shares the book build's execution cache (same notebooks, same mode), so a student build
+after `make book` does not execute the notebooks again.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(out: str) -> None:
+    cfg = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())
+    cfg["title"] = f"{cfg['title']} (student edition)"
+    cfg.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
+    cfg.setdefault("execute", {})["cache"] = str(ROOT / "book" / "_build" / ".jupyter_cache")
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    print(f"student config written to {path}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

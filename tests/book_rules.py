@@ -1,0 +1,270 @@
+"""The book's conventions as checks: each function returns a list of problems (empty = fine).
+
+Used by tests/test_structure.py (on the real book, and on copies broken on purpose to show
+each rule can fail) and by scripts/nbtool.py (which fixes what can be fixed automatically).
+See CONTRIBUTING.md for the conventions in prose.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BOOK = ROOT / "book"
+
+ALLOWED_TAGS = frozenset(
+    {
+        "remove-cell",
+        "remove-input",
+        "remove-output",
+        "hide-input",
+        "hide-output",
+        "hide-cell",
+        "raises-exception",
+        "skip-execution",
+    }
+)
+LABEL_RE = re.compile(r"^\((sec-[a-z0-9][a-z0-9-]*)\)=\s*$")
+ABSOLUTE_PATH_RE = re.compile(r"""["'](/(home|Users|work|tmp|root|mnt)/|[A-Za-z]:\\\\)""")
+SYS_PATH_RE = re.compile(r"sys\.path\.(insert|append|extend)|sys\.path\s*=|PYTHONPATH")
+# conda package names that differ from their PyPI names
+CONDA_TO_PYPI = {"pytorch": "torch", "pysoundfile": "soundfile"}
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+
+
+def _construct_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+)
+
+
+def load_yaml(path: Path) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return yaml.load(f, Loader=UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def repository_url(book: Path = BOOK) -> str:
+    return load_yaml(book / "_config.yml")["repository"]["url"]
+
+
+def bootstrap_source(repo_url: str) -> str:
+    """The first cell of every notebook: installs the library in Colab, nothing elsewhere."""
+    return (
+        "# Colab bootstrap: installs this book's library in Google Colab (hidden in the book).\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        "    import subprocess\n"
+        "\n"
+        f'    REPO = "{repo_url}"\n'
+        '    subprocess.run("apt-get -qq install -y libfluidsynth3 > /dev/null", shell=True)\n'
+        '    subprocess.run(["pip", "install", "-q", f"tutorial-lib @ git+{REPO}"], check=True)'
+    )
+
+
+def notebooks(book: Path = BOOK) -> list[Path]:
+    return sorted(
+        p
+        for p in book.rglob("*.ipynb")
+        if "_build" not in p.parts and ".ipynb_checkpoints" not in p.parts
+    )
+
+
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def check_notebook(path: Path, repo_url: str) -> list[str]:
+    """Every rule for one notebook file."""
+    name = path.name
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [f"{name}: not valid notebook JSON ({exc})"]
+    problems: list[str] = []
+    cells = nb.get("cells", [])
+    if nb.get("metadata", {}).get("kernelspec", {}).get("name") != "python3":
+        problems.append(f"{name}: kernelspec name must be 'python3'")
+    if "widgets" in nb.get("metadata", {}):
+        problems.append(f"{name}: widget state stored in metadata (strip it: scripts/nbtool.py strip)")
+    for i, cell in enumerate(cells):
+        where = f"{name} cell {i}"
+        if cell.get("cell_type") == "code":
+            if cell.get("outputs"):
+                problems.append(f"{where}: has stored outputs (strip: scripts/nbtool.py strip)")
+            if cell.get("execution_count") is not None:
+                problems.append(f"{where}: has an execution count (strip: scripts/nbtool.py strip)")
+        bad_tags = set(cell.get("metadata", {}).get("tags", [])) - ALLOWED_TAGS
+        if bad_tags:
+            problems.append(
+                f"{where}: tags {sorted(bad_tags)} are not allowed (allowed: {sorted(ALLOWED_TAGS)})"
+            )
+        src = _source(cell)
+        if SYS_PATH_RE.search(src):
+            problems.append(f"{where}: edits sys.path/PYTHONPATH (install the package instead)")
+        if ABSOLUTE_PATH_RE.search(src):
+            problems.append(f"{where}: holds an absolute path (use paths relative to the notebook)")
+    if not cells:
+        return problems + [f"{name}: empty notebook"]
+    first = cells[0]
+    if first.get("cell_type") != "code" or _source(first).strip() != bootstrap_source(repo_url):
+        problems.append(
+            f"{name}: cell 0 must be the Colab bootstrap cell for {repo_url} "
+            "(scripts/nbtool.py bootstrap writes it)"
+        )
+    elif "remove-cell" not in first.get("metadata", {}).get("tags", []):
+        problems.append(f"{name}: the bootstrap cell must be tagged remove-cell")
+    code = [c for c in cells[1:] if c.get("cell_type") == "code"]
+    if not code or not (
+        "import tutorial_lib as tl" in _source(code[0]) and "tl.setup(" in _source(code[0])
+    ):
+        problems.append(f"{name}: the first code cell after the bootstrap must import "
+                        "tutorial_lib as tl and call tl.setup(...)")
+    h1 = [
+        (i, line)
+        for i, c in enumerate(cells)
+        if c.get("cell_type") == "markdown"
+        for line in _source(c).splitlines()
+        if line.startswith("# ")
+    ]
+    if len(h1) != 1:
+        problems.append(f"{name}: needs exactly one H1 title, found {len(h1)}")
+    else:
+        lines = _source(cells[h1[0][0]]).splitlines()
+        idx = lines.index(h1[0][1])
+        if idx == 0 or not LABEL_RE.match(lines[idx - 1]):
+            problems.append(f"{name}: the H1 must follow a MyST label line like (sec-my-chapter)=")
+    return problems
+
+
+def toc_files(book: Path = BOOK) -> list[str]:
+    toc = load_yaml(book / "_toc.yml")
+    files = [toc["root"]]
+
+    def walk(entries: list[dict]) -> None:
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections", []))
+            walk(entry.get("chapters", []))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters", []))
+    walk(toc.get("chapters", []))
+    return files
+
+
+def check_toc(book: Path = BOOK) -> list[str]:
+    problems = []
+    listed = toc_files(book)
+    for entry in listed:
+        if not any((book / f"{entry}{ext}").exists() for ext in (".md", ".ipynb")):
+            problems.append(f"_toc.yml: lists {entry!r} but no {entry}.md or {entry}.ipynb exists")
+    listed_set = {e.removesuffix(".ipynb").removesuffix(".md") for e in listed}
+    for nb in notebooks(book):
+        rel = nb.relative_to(book).with_suffix("").as_posix()
+        if rel not in listed_set:
+            problems.append(f"_toc.yml: does not list the notebook {rel}.ipynb")
+    return problems
+
+
+def check_config(book: Path = BOOK) -> list[str]:
+    try:
+        cfg = load_yaml(book / "_config.yml")
+    except yaml.YAMLError as exc:
+        return [f"_config.yml: {exc}".replace("\n", " ")]
+    problems = []
+    execute = cfg.get("execute", {})
+    if execute.get("execute_notebooks") != "cache":
+        problems.append("_config.yml: execute.execute_notebooks must be 'cache'")
+    if execute.get("allow_errors", False):
+        problems.append("_config.yml: execute.allow_errors must be false (errors fail the build)")
+    if not isinstance(execute.get("timeout"), int):
+        problems.append("_config.yml: execute.timeout (seconds per cell) must be set explicitly")
+    if not cfg.get("repository", {}).get("url"):
+        problems.append("_config.yml: repository.url is missing")
+    return problems
+
+
+def _name(requirement: str) -> str:
+    m = re.match(r"\s*([A-Za-z0-9_.\-]+)", requirement)
+    return re.sub(r"[-_.]+", "-", m.group(1)).lower() if m else ""
+
+
+def pyproject_dependencies(root: Path = ROOT) -> set[str]:
+    data = tomllib.loads((root / "pyproject.toml").read_text())
+    project = data["project"]
+    own = _name(project["name"])
+    names = {_name(r) for r in project.get("dependencies", [])}
+    for reqs in project.get("optional-dependencies", {}).values():
+        names |= {_name(r) for r in reqs}
+    return names - {own}
+
+
+def environment_dependencies(root: Path = ROOT) -> tuple[set[str], set[str]]:
+    """(python packages named in environment.yml, non-Python conda packages)."""
+    env = load_yaml(root / "environment.yml")
+    python_pkgs: set[str] = set()
+    for dep in env.get("dependencies", []):
+        if isinstance(dep, dict):
+            python_pkgs |= {_name(r) for r in dep.get("pip", []) if not r.startswith("-")}
+        else:
+            python_pkgs.add(_name(dep))
+    python_pkgs = {CONDA_TO_PYPI.get(n, n) for n in python_pkgs}
+    system = {"python", "pip", "fluidsynth", "nodejs"}
+    return python_pkgs - system, python_pkgs & system
+
+
+def check_dependencies(root: Path = ROOT) -> list[str]:
+    py = pyproject_dependencies(root)
+    env, _ = environment_dependencies(root)
+    problems = []
+    for name in sorted(py - env):
+        problems.append(f"environment.yml: misses {name} (named in pyproject.toml)")
+    for name in sorted(env - py):
+        problems.append(f"pyproject.toml: misses {name} (named in environment.yml)")
+    return problems
+
+
+def check_sources(root: Path = ROOT) -> list[str]:
+    """No sys.path edits or absolute paths in the library."""
+    problems = []
+    for path in sorted((root / "src").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        rel = path.relative_to(root)
+        if SYS_PATH_RE.search(text):
+            problems.append(f"{rel}: edits sys.path")
+        if ABSOLUTE_PATH_RE.search(text):
+            problems.append(f"{rel}: holds an absolute path")
+    return problems
+
+
+def check_book(book: Path = BOOK, root: Path = ROOT) -> list[str]:
+    """Every rule over the whole book."""
+    problems = check_config(book) + check_toc(book)
+    url = repository_url(book) if not any("_config.yml" in p for p in problems) else ""
+    for nb in notebooks(book):
+        problems += check_notebook(nb, url)
+    return problems

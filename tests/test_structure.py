@@ -1,0 +1,159 @@
+"""The book's structure rules hold, and each rule fails when it is broken (tests/book_rules.py)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import book_rules as rules
+import pytest
+
+
+def test_book_follows_every_rule():
+    assert rules.notebooks(), "the book has no notebooks"
+    assert rules.check_book() == []
+
+
+def test_dependencies_agree():
+    assert rules.check_dependencies() == []
+
+
+def test_library_has_no_path_hacks():
+    assert rules.check_sources() == []
+
+
+def test_every_notebook_listed_and_every_listed_file_exists():
+    assert rules.check_toc() == []
+    listed = rules.toc_files()
+    assert "intro" == listed[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Each rule must be able to fail: break a copy of the book one way at a time.
+
+
+@pytest.fixture
+def book(tmp_path: Path) -> Path:
+    dst = tmp_path / "book"
+    shutil.copytree(rules.BOOK, dst, ignore=shutil.ignore_patterns("_build", ".ipynb_checkpoints"))
+    return dst
+
+
+def _first_notebook(book: Path) -> tuple[Path, dict]:
+    path = rules.notebooks(book)[0]
+    return path, json.loads(path.read_text())
+
+
+def _save(path: Path, nb: dict) -> None:
+    path.write_text(json.dumps(nb, indent=1))
+
+
+def _problems(book: Path) -> str:
+    return "\n".join(rules.check_book(book))
+
+
+def test_copy_of_book_passes(book):
+    assert rules.check_book(book) == []
+
+
+def _code_cell(nb: dict, index: int = 1) -> dict:
+    return [c for c in nb["cells"] if c["cell_type"] == "code"][index]
+
+
+@pytest.mark.parametrize(
+    "breakage, expected",
+    [
+        ("output", "stored outputs"),
+        ("count", "execution count"),
+        ("widgets", "widget state"),
+        ("tag", "not allowed"),
+        ("bootstrap", "Colab bootstrap"),
+        ("bootstrap_tag", "tagged remove-cell"),
+        ("setup", "tl.setup"),
+        ("two_h1", "exactly one H1"),
+        ("label", "MyST label"),
+        ("sys_path", "sys.path"),
+        ("abs_path", "absolute path"),
+        ("kernel", "kernelspec"),
+    ],
+)
+def test_notebook_rule_fails_when_broken(book, breakage, expected):
+    path, nb = _first_notebook(book)
+    cell = _code_cell(nb)
+    md = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+    if breakage == "output":
+        cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": ["hi\n"]}]
+    elif breakage == "count":
+        cell["execution_count"] = 3
+    elif breakage == "widgets":
+        nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {}}
+    elif breakage == "tag":
+        cell.setdefault("metadata", {})["tags"] = ["hide-me-please"]
+    elif breakage == "bootstrap":
+        nb["cells"][0]["source"] = "print('no bootstrap')"
+    elif breakage == "bootstrap_tag":
+        nb["cells"][0]["metadata"]["tags"] = []
+    elif breakage == "setup":
+        cell["source"] = "import numpy as np"
+    elif breakage == "two_h1":
+        nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "# Another title"})
+    elif breakage == "label":
+        md["source"] = "".join(md["source"]).replace("(sec-", "(label-")
+    elif breakage == "sys_path":
+        cell["source"] += "\nimport sys\nsys.path.insert(0, '..')"
+    elif breakage == "abs_path":
+        cell["source"] += "\nx = open('/home/me/sound.wav')"
+    elif breakage == "kernel":
+        nb["metadata"]["kernelspec"]["name"] = "myenv"
+    _save(path, nb)
+    assert expected in _problems(book)
+
+
+def test_toc_rule_fails_for_missing_file(book):
+    toc = (book / "_toc.yml").read_text()
+    (book / "_toc.yml").write_text(toc + "      - file: 99_missing/99_01_nothing\n")
+    assert "lists '99_missing/99_01_nothing'" in _problems(book)
+
+
+def test_toc_rule_fails_for_unlisted_notebook(book):
+    path, _ = _first_notebook(book)
+    shutil.copy(path, path.with_name("99_unlisted.ipynb"))
+    assert "does not list the notebook" in _problems(book)
+
+
+def test_config_rule_fails_for_duplicate_key(book):
+    cfg = (book / "_config.yml").read_text()
+    (book / "_config.yml").write_text(cfg + "\ntitle: a second title\n")
+    assert "duplicate key 'title'" in _problems(book)
+
+
+@pytest.mark.parametrize(
+    "old, new, expected",
+    [
+        ("allow_errors: false", "allow_errors: true", "allow_errors"),
+        ("execute_notebooks: cache", "execute_notebooks: force", "'cache'"),
+        ("timeout: 300", "timeout: null", "timeout"),
+    ],
+)
+def test_config_rule_fails_for_bad_execution(book, old, new, expected):
+    cfg = (book / "_config.yml").read_text()
+    assert old in cfg
+    (book / "_config.yml").write_text(cfg.replace(old, new))
+    assert expected in _problems(book)
+
+
+def test_dependency_rule_fails_when_lists_differ(tmp_path):
+    shutil.copy(rules.ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    env = (rules.ROOT / "environment.yml").read_text()
+    (tmp_path / "environment.yml").write_text(env.replace("  - tqdm>=4.66\n", ""))
+    assert rules.check_dependencies(tmp_path) == [
+        "environment.yml: misses tqdm (named in pyproject.toml)"
+    ]
+
+
+def test_source_rule_fails_for_sys_path(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "bad.py").write_text("import sys\nsys.path.append('/home/me')\n")
+    problems = rules.check_sources(tmp_path)
+    assert any("sys.path" in p for p in problems) and any("absolute" in p for p in problems)
