@@ -51,17 +51,17 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests book benchmarks scripts
 
 unit: $(STAMP)
-	TUTORIAL_MODE=fast $(BIN)/pytest tests
+	TUTORIAL_MODE=fast $(BIN)/pytest tests --ignore=tests/browser
 
 notebooks: $(STAMP)
-	TUTORIAL_MODE=fast $(BIN)/pytest --nbmake --nbmake-timeout=300 -p no:cacheprovider \
+	TUTORIAL_MODE=fast $(BIN)/pytest --nbmake --nbmake-timeout=300 --durations=0 -p no:cacheprovider \
 		$$(find book -name '*.ipynb' -not -path '*/_build/*' -not -path '*/.ipynb_checkpoints/*' | sort)
 
 book-fast: $(STAMP)
 	TUTORIAL_MODE=fast TUTORIAL_STATIC_WIDGETS=1 $(JB) --path-output book/_build/fast
 
 browser-test: book-fast
-	$(BIN)/pytest -p no:cacheprovider tests/browser/test_rendered_book.py \
+	$(BIN)/pytest -p no:cacheprovider tests/browser \
 		--html-dir book/_build/fast/_build/html
 
 test: lint unit notebooks browser-test

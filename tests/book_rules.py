@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from pathlib import Path
 from typing import Any
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,16 +47,16 @@ def _construct_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode, deep: bo
         key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})",
+                None,
+                None,
+                f"duplicate key {key!r} (first on line {seen[key] + 1})",
                 key_node.start_mark,
             )
         seen[key] = key_node.start_mark.line
     return loader.construct_mapping(node, deep=deep)
 
 
-UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def load_yaml(path: Path) -> Any:
@@ -108,7 +108,9 @@ def check_notebook(path: Path, repo_url: str) -> list[str]:
     if nb.get("metadata", {}).get("kernelspec", {}).get("name") != "python3":
         problems.append(f"{name}: kernelspec name must be 'python3'")
     if "widgets" in nb.get("metadata", {}):
-        problems.append(f"{name}: widget state stored in metadata (strip it: scripts/nbtool.py strip)")
+        problems.append(
+            f"{name}: widget state stored in metadata (strip it: scripts/nbtool.py strip)"
+        )
     for i, cell in enumerate(cells):
         where = f"{name} cell {i}"
         if cell.get("cell_type") == "code":
@@ -140,8 +142,10 @@ def check_notebook(path: Path, repo_url: str) -> list[str]:
     if not code or not (
         "import tutorial_lib as tl" in _source(code[0]) and "tl.setup(" in _source(code[0])
     ):
-        problems.append(f"{name}: the first code cell after the bootstrap must import "
-                        "tutorial_lib as tl and call tl.setup(...)")
+        problems.append(
+            f"{name}: the first code cell after the bootstrap must import "
+            "tutorial_lib as tl and call tl.setup(...)"
+        )
     h1 = [
         (i, line)
         for i, c in enumerate(cells)

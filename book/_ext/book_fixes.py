@@ -15,12 +15,14 @@ from typing import Any
 
 DEFAULT_MODE_JS = (
     'if (!document.documentElement.dataset.mode) { document.documentElement.dataset.mode = "auto"; }'
-    ' if (!document.documentElement.dataset.theme) {'
+    " if (!document.documentElement.dataset.theme) {"
     ' document.documentElement.dataset.theme = "light"; }'
 )
 
 
-def _dedupe_scripts(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+def _dedupe_scripts(
+    app: Any, pagename: str, templatename: str, context: dict, doctree: Any
+) -> None:
     scripts = context.get("script_files")
     if not scripts:
         return

@@ -35,9 +35,7 @@ def _unavailable(reason: str) -> None:
 def chromium() -> str:
     path = rendered_book.find_chromium()
     if path is None:
-        _unavailable(
-            "no Chromium found (install Debian/Ubuntu's 'chromium' package, or Chrome)"
-        )
+        _unavailable("no Chromium found (install Debian/Ubuntu's 'chromium' package, or Chrome)")
     try:
         import playwright  # noqa: F401
     except ImportError:

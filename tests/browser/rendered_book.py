@@ -224,9 +224,7 @@ def _check_one(context, base: str, page_path: str, mathjax_root: Path) -> PageRe
 
     page.route("**/*", route)
     console_errors: list[str] = []
-    page.on(
-        "console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None
-    )
+    page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: console_errors.append(f"uncaught: {exc}"))
     try:
         response = page.goto(base + page_path, wait_until="load", timeout=60_000)
