@@ -15,15 +15,13 @@ Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import html
 import io
 import math
 import os
-import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -96,26 +94,6 @@ def _check_float(x: Any, name: str) -> None:
             f"Fix: convert it, e.g. {name}.astype(np.float32) / 32768 for 16-bit integers "
             f"(torch: {name}.float() / 32768)."
         )
-
-
-@contextlib.contextmanager
-def _atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success move it into place with os.replace.
-
-    Private twin of ``tutorial_lib.checkpoints.atomic_write`` (kept here to avoid an import
-    cycle). On failure the temporary file is removed and ``path`` is left untouched.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 def _clip_with_warning(arr: np.ndarray, name: str, stacklevel: int = 3) -> np.ndarray:
@@ -236,8 +214,10 @@ def save(path: str | os.PathLike, x: Any, sr: int, *, subtype: str = "PCM_16") -
     data = data.T if data.ndim == 2 else data  # soundfile wants (T, C)
     if ext == "opus":
         subtype = "OPUS"
-    with _atomic_path(path) as tmp:
-        sf.write(str(tmp), data, sr, subtype=subtype, format=fmt)
+    from .checkpoints import atomic_write  # the library's one atomic-write helper
+
+    with atomic_write(path, "wb") as f:
+        sf.write(f, data, sr, subtype=subtype, format=fmt)
     return path
 
 

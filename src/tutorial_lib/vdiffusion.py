@@ -1,0 +1,259 @@
+"""v-diffusion: the objective and DDIM-style sampler of audio-diffusion-pytorch (Tiny Audio Diffusion).
+
+Time ``t`` runs from 0 (clean) to 1 (pure noise) and the noise level is an *angle*
+``phi = t * pi / 2``::
+
+    alpha = cos(phi),  sigma = sin(phi)          (alpha**2 + sigma**2 = 1)
+    xt    = alpha * x0 + sigma * eps             (eps ~ N(0, I))
+    v     = alpha * eps - sigma * x0             (the "velocity": d xt / d phi)
+
+The network predicts ``v``; from ``(xt, v)`` both other quantities follow exactly::
+
+    x0  = alpha * xt - sigma * v
+    eps = sigma * xt + alpha * v
+
+Relation to the previous chapter: this is a variance-preserving process with
+``alpha_bar(t) = alpha**2 = cos(t * pi / 2)**2``, the cosine schedule without its offset, so
+everything there (epsilon prediction, DDPM, DDIM) carries over. Predicting ``v`` instead of
+``eps`` keeps the target's scale at 1 for every ``t`` and stays well-defined at ``t = 1``
+(where ``eps``-prediction cannot recover ``x0``). The sampler is deterministic DDIM written in
+angles: at each step predict ``x0`` and ``eps`` from ``v`` and move to the next, smaller angle::
+
+    x_next = alpha_next * x0_hat + sigma_next * eps_hat
+
+Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from ._validate import check_int, check_number, describe
+
+__all__ = [
+    "alpha_bar",
+    "alpha_sigma",
+    "ddim_step",
+    "loss",
+    "make_loss_fn",
+    "noise",
+    "sample",
+    "to_x0_eps",
+    "v_target",
+]
+
+
+def _t_like(t: Any, x: torch.Tensor) -> torch.Tensor:
+    """``t`` (float, ``(B,)`` or broadcastable) -> shape ``(B, 1, 1)`` on ``x``'s device."""
+    if not torch.is_tensor(t):
+        t = torch.tensor(float(t))
+    t = t.to(device=x.device, dtype=torch.float32)
+    if t.ndim == 1:
+        t = t[:, None, None]
+    return t
+
+
+def alpha_sigma(t: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """``alpha = cos(t pi / 2)``, ``sigma = sin(t pi / 2)`` for ``t`` in ``[0, 1]`` (any shape).
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    if not torch.is_tensor(t):
+        t = torch.tensor(t, dtype=torch.float32)
+    phi = t.float() * (math.pi / 2)
+    return torch.cos(phi), torch.sin(phi)
+
+
+def alpha_bar(t: Any) -> torch.Tensor:
+    """The equivalent DDPM signal level ``alpha_bar(t) = cos(t pi / 2) ** 2``.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    return alpha_sigma(t)[0] ** 2
+
+
+def noise(x0: torch.Tensor, t: Any, eps: torch.Tensor | None = None) -> torch.Tensor:
+    """``xt = alpha * x0 + sigma * eps``: ``x0`` ``(B, C, T)``, ``t`` float or ``(B,)``.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    if eps is None:
+        eps = torch.randn_like(x0)
+    a, s = alpha_sigma(_t_like(t, x0))
+    return a * x0 + s * eps
+
+
+def v_target(x0: torch.Tensor, eps: torch.Tensor, t: Any) -> torch.Tensor:
+    """``v = alpha * eps - sigma * x0`` (shape of ``x0``; ``t`` float or ``(B,)``).
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    a, s = alpha_sigma(_t_like(t, x0))
+    return a * eps - s * x0
+
+
+def to_x0_eps(xt: torch.Tensor, v: torch.Tensor, t: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """Recover ``(x0, eps)`` from ``xt`` and ``v``: ``x0 = a xt - s v``, ``eps = s xt + a v``.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    a, s = alpha_sigma(_t_like(t, xt))
+    return a * xt - s * v, s * xt + a * v
+
+
+def _call(model: Any, xt: torch.Tensor, t: torch.Tensor, labels: Any) -> torch.Tensor:
+    return model(xt, t) if labels is None else model(xt, t, labels)
+
+
+def loss(
+    model: Any,
+    x0: torch.Tensor,
+    *,
+    class_labels: Any = None,
+    class_dropout: float = 0.0,
+) -> torch.Tensor:
+    """The v-diffusion loss ``mean((model(xt, t[, labels]) - v) ** 2)`` for one batch.
+
+    ``t ~ U(0, 1)`` per clip, ``eps ~ N(0, I)`` (global torch generator, so the
+    :class:`~tutorial_lib.training.Trainer` can resume exactly).
+
+    Args:
+        model: ``model(xt (B, C, T), t (B,)[, class_labels]) -> v_hat (B, C, T)``.
+        x0: clean audio ``(B, C, T)``.
+        class_labels: ``None`` or a ``(B,)`` long tensor of labels for a conditional model.
+        class_dropout: probability of replacing a label with ``-1`` ("no class"), which
+            trains the unconditional model too (for classifier-free guidance).
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    if not torch.is_tensor(x0) or x0.ndim != 3:
+        raise ValueError(f"x0: expected a tensor (B, C, T), got {describe(x0)}.")
+    class_dropout = check_number(class_dropout, "class_dropout", low=0.0, high=1.0)
+    b = x0.shape[0]
+    t = torch.rand(b, device=x0.device)
+    eps = torch.randn_like(x0)
+    xt = noise(x0, t, eps)
+    if class_labels is not None and class_dropout > 0:
+        class_labels = torch.as_tensor(class_labels, device=x0.device).long()
+        drop = torch.rand(b, device=x0.device) < class_dropout
+        class_labels = torch.where(drop, torch.full_like(class_labels, -1), class_labels)
+    v_hat = _call(model, xt, t, class_labels)
+    return ((v_hat.float() - v_target(x0, eps, t)) ** 2).mean()
+
+
+def make_loss_fn(
+    *, conditional: bool = False, class_dropout: float = 0.1
+) -> Callable[[Any, Any], torch.Tensor]:
+    """A ``loss_fn(model, batch)`` for :class:`~tutorial_lib.training.Trainer`.
+
+    ``batch`` is a tensor ``(B, C, T)`` or a dict with ``"audio"`` ``(B, C, T)`` (and
+    ``"label"`` ``(B,)``, used when ``conditional``, with ``class_dropout``).
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+
+    def loss_fn(model: Any, batch: Any) -> torch.Tensor:
+        if isinstance(batch, dict):
+            x0, labels = batch["audio"], batch.get("label")
+        else:
+            x0, labels = batch, None
+        if not conditional:
+            labels = None
+        elif labels is None:
+            raise ValueError("batch: a conditional loss needs batches with a 'label' entry.")
+        return loss(model, x0, class_labels=labels, class_dropout=class_dropout if labels is not None else 0.0)
+
+    return loss_fn
+
+
+def ddim_step(xt: torch.Tensor, v: torch.Tensor, t: Any, t_next: Any) -> torch.Tensor:
+    """One deterministic DDIM step in angles from time ``t`` to ``t_next`` (< ``t``).
+
+    ``x_next = alpha(t_next) * x0_hat + sigma(t_next) * eps_hat`` with ``(x0_hat, eps_hat)``
+    from :func:`to_x0_eps`. Shapes ``(B, C, T)``; times floats or ``(B,)``.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    x0_hat, eps_hat = to_x0_eps(xt, v, t)
+    a, s = alpha_sigma(_t_like(t_next, xt))
+    return a * x0_hat + s * eps_hat
+
+
+@torch.no_grad()
+def sample(
+    model: Any,
+    shape: tuple[int, int, int] | None = None,
+    *,
+    steps: int = 50,
+    class_labels: Any = None,
+    guidance: float = 1.0,
+    x_init: torch.Tensor | None = None,
+    seed: int | None = None,
+    clip_x0: bool = True,
+    device: Any = None,
+    progress: bool = False,
+) -> torch.Tensor:
+    """Generate audio with the deterministic v-DDIM sampler (``steps`` network calls).
+
+    Times go ``1 = t_0 > t_1 > ... > t_steps = 0`` evenly; at each step the network's ``v``
+    gives ``x0_hat`` and ``eps_hat`` and :func:`ddim_step` moves to the next time. The last
+    step returns ``x0_hat``.
+
+    Args:
+        model: ``model(xt, t[, class_labels]) -> v_hat``, e.g. a
+            :class:`~tutorial_lib.models.unet1d.UNet1d` (put it in ``eval()`` mode).
+        shape: ``(B, C, T)`` of the output (or give ``x_init``).
+        steps: number of sampler steps (>= 1).
+        class_labels: ``None`` or labels for a conditional model (see ``UNet1d.forward``).
+        guidance: classifier-free guidance scale ``w``: ``v = v_uncond + w (v_cond -
+            v_uncond)``; 1 is plain conditional sampling (one network call per step).
+        x_init: the starting noise ``(B, C, T)`` (default: ``randn`` with ``seed``).
+        seed: seed for the starting noise (``None``: the global generator).
+        clip_x0: clamp ``x0_hat`` to ``[-1, 1]`` at each step (audio's range).
+        device: where to sample (default: the model's device).
+        progress: show a progress bar.
+
+    Returns:
+        ``(B, C, T)`` float32 audio (in ``[-1, 1]`` with ``clip_x0``).
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    steps = check_int(steps, "steps", min_value=1)
+    guidance = check_number(guidance, "guidance", low=0.0)
+    if device is None:
+        first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+        device = first.device if first is not None else torch.device("cpu")
+    if x_init is None:
+        if shape is None or len(shape) != 3:
+            raise ValueError(f"shape: expected (B, C, T), got {shape!r}. Fix: or pass x_init.")
+        gen = None if seed is None else torch.Generator().manual_seed(int(seed))
+        x = torch.randn(tuple(int(s) for s in shape), generator=gen).to(device)
+    else:
+        if not torch.is_tensor(x_init) or x_init.ndim != 3:
+            raise ValueError(f"x_init: expected a tensor (B, C, T), got {describe(x_init)}.")
+        x = x_init.to(device).float()
+    b = x.shape[0]
+    times = torch.linspace(1.0, 0.0, steps + 1)
+    it = range(steps)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc="sampling", leave=False)
+    for i in it:
+        t = torch.full((b,), float(times[i]), device=device)
+        v = _call(model, x, t, class_labels)
+        if guidance != 1.0 and class_labels is not None:
+            v_u = _call(model, x, t, torch.full((b,), -1, dtype=torch.long, device=device))
+            v = v_u + guidance * (v - v_u)
+        x0_hat, eps_hat = to_x0_eps(x, v.float(), t)
+        if clip_x0:
+            x0_hat = x0_hat.clamp(-1.0, 1.0)
+        if i == steps - 1:
+            return x0_hat
+        a, s = alpha_sigma(_t_like(float(times[i + 1]), x))
+        x = a * x0_hat + s * eps_hat
+    return x

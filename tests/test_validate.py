@@ -1,0 +1,66 @@
+"""The shared input checks: each names the argument, what was expected and the fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tutorial_lib import _validate as v
+
+
+@pytest.mark.parametrize("make", [np.zeros, torch.zeros])
+def test_good_audio_passes(make):
+    v.check_audio(make(16000), "x")
+    v.check_audio(make((2, 16000)), "x")
+    v.check_audio(make((4, 1, 100)), "x", batch=True)
+
+
+@pytest.mark.parametrize(
+    "x, kwargs, error, pattern",
+    [
+        ([0.0, 0.1], {}, TypeError, r"x: expected a numpy array or torch tensor"),
+        (np.zeros((2, 100)), {"mono": True}, ValueError, r"x: expected mono.*to_mono"),
+        (np.zeros((1, 100)), {"mono": False}, ValueError, r"x: expected stereo"),
+        (np.zeros((100, 2)), {}, ValueError, r"looks like \(T, C\).*x\.T"),
+        (np.zeros(0), {}, ValueError, r"too short: 0 samples"),
+        (np.zeros(10), {"min_samples": 64}, ValueError, r"need at least 64"),
+        (np.zeros((2, 1, 10)), {}, ValueError, r"expected audio of shape \(T,\) or \(C, T\)"),
+        (np.zeros(10), {"batch": True}, ValueError, r"\(B, C, T\).*reshape"),
+        (np.full(10, np.nan), {}, ValueError, r"x: holds 10 NaN and 0 Inf"),
+        (torch.tensor([0.0, float("inf")]), {}, ValueError, r"0 NaN and 1 Inf"),
+        (np.zeros(10, dtype=complex), {}, TypeError, r"expected real audio"),
+    ],
+)
+def test_bad_audio_is_named_and_explained(x, kwargs, error, pattern):
+    with pytest.raises(error, match=pattern):
+        v.check_audio(x, "x", **kwargs)
+
+
+def test_sample_rate_checks():
+    assert v.check_sample_rate(16000.0) == 16000
+    with pytest.raises(ValueError, match="sr: the sample rate is missing"):
+        v.check_sample_rate(None)
+    with pytest.raises(ValueError, match="not a plausible audio sample rate"):
+        v.check_sample_rate(16)
+    with pytest.raises(ValueError, match="positive whole number"):
+        v.check_sample_rate(16000.5)
+    with pytest.raises(ValueError, match=r"expected 16000 Hz, got 44100 Hz.*resample"):
+        v.check_sample_rate(44100, expected=16000)
+    with pytest.raises(TypeError, match="sr: expected a sample rate"):
+        v.check_sample_rate("16k")
+
+
+def test_number_int_choice_checks():
+    assert v.check_int(3, "n", min_value=1) == 3
+    with pytest.raises(ValueError, match=r"n: expected an integer >= 1, got 0"):
+        v.check_int(0, "n", min_value=1)
+    with pytest.raises(TypeError, match="n: expected an integer"):
+        v.check_int(True, "n")
+    assert v.check_number(0.5, "beta", low=0, high=1, low_open=True, high_open=True) == 0.5
+    with pytest.raises(ValueError, match=r"beta: expected a value in \(0, 1\), got 1"):
+        v.check_number(1.0, "beta", low=0, high=1, low_open=True, high_open=True)
+    with pytest.raises(ValueError, match="finite"):
+        v.check_number(float("nan"), "beta")
+    with pytest.raises(ValueError, match=r"kind: unknown value 'mell'.*Did you mean 'mel'"):
+        v.check_choice("mell", "kind", ["mel", "linear"])
