@@ -21,6 +21,11 @@ def main(out: str) -> None:
     cfg["title"] = f"{cfg['title']} (student edition)"
     cfg.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
     cfg.setdefault("execute", {})["cache"] = str(ROOT / "book" / "_build" / ".jupyter_cache")
+    # This file lives elsewhere, so paths relative to book/ become absolute.
+    book = ROOT / "book"
+    local = cfg["sphinx"].get("local_extensions") or {}
+    cfg["sphinx"]["local_extensions"] = {name: str(book / rel) for name, rel in local.items()}
+    cfg["bibtex_bibfiles"] = [str(book / f) for f in cfg.get("bibtex_bibfiles", [])]
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))

@@ -39,7 +39,7 @@ def run(capsys, answer, expected, **kwargs) -> tuple[bool, str]:
 )
 def test_right_answers_pass(capsys, answer, expected):
     ok, out = run(capsys, answer, expected, name="x")
-    assert ok is True and out == "✅ x is correct."
+    assert ok == True and out == "✅ x is correct."  # noqa: E712 (a CheckResult)
 
 
 @pytest.mark.parametrize(
@@ -78,7 +78,7 @@ def test_right_answers_pass(capsys, answer, expected):
 )
 def test_wrong_answers_say_why(capsys, answer, expected, why):
     ok, out = run(capsys, answer, expected, name="alpha_bar")
-    assert ok is False
+    assert ok == False  # noqa: E712
     assert out.startswith("❌ alpha_bar is not right yet: ")
     assert why in out, out
 
@@ -122,7 +122,7 @@ def test_misuse_raises_but_wrong_answers_never_do(capsys):
             raise RuntimeError("boom")
 
     ok, out = run(capsys, Weird(), Weird())
-    assert ok is False and "could not be compared" in out and "boom" in out
+    assert ok == False and "could not be compared"  # noqa: E712 in out and "boom" in out
 
 
 def test_compare_returns_reason_or_none():
@@ -191,3 +191,12 @@ def test_check_function_misuse():
         exercises.check_function(ref_snr, "nope", [1])
     with pytest.raises(ValueError, match="empty"):
         exercises.check_function(ref_snr, ref_snr, [])
+
+
+def test_check_result_is_a_quiet_bool(capsys):
+    """The verdict works with assert/if, and shows nothing more as a cell's last value."""
+    result = exercises.check(1.0, 2.0, name="y")
+    assert not result and result == False  # noqa: E712
+    assert "y is not right yet" in result.message
+    assert result._ipython_display_() is None
+    assert exercises.check(2.0, 2.0)

@@ -27,10 +27,49 @@ import numpy as np
 
 from ._validate import check_number, describe
 
-__all__ = ["check", "check_function", "compare"]
+__all__ = ["CheckResult", "check", "check_function", "compare"]
 
 _PASS = "✅"
 _FAIL = "❌"
+
+
+class CheckResult:
+    """The verdict of a self-check: true when the answer is right.
+
+    Behaves like a ``bool`` (``if``, ``assert``, ``==``), and shows nothing of its own when
+    it is the last line of a notebook cell: the check has already printed its feedback, so
+    the learner sees one line, not the feedback followed by ``False``.
+
+    Introduced in: book/00_intro/how_this_book_works.md
+    """
+
+    __slots__ = ("passed", "message")
+
+    def __init__(self, passed: bool, message: str) -> None:
+        self.passed = bool(passed)
+        self.message = message
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (bool, CheckResult)):
+            return self.passed == bool(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.passed)
+
+    def __repr__(self) -> str:
+        return f"CheckResult(passed={self.passed}, message={self.message!r})"
+
+    def _ipython_display_(self) -> None:  # the feedback was printed already
+        pass
+
+
+def _verdict(passed: bool, message: str) -> CheckResult:
+    print(message)
+    return CheckResult(passed, message)
 
 
 def _is_tensor(x: Any) -> bool:
@@ -303,7 +342,7 @@ def _check_expected(expected: Any, name: str = "expected") -> None:
 
 def check(
     answer: Any, expected: Any, *, name: str = "answer", rtol: float = 1e-5, atol: float = 1e-6
-) -> bool:
+) -> CheckResult:
     """Print whether ``answer`` matches ``expected`` and, if not, why; return ``True``/``False``.
 
     Prints ``✅ <name> is correct.`` or ``❌ <name> is not right yet: <why>``, where *why*
@@ -333,10 +372,8 @@ def check(
     except Exception as err:  # never raise on a learner's answer
         why = f"could not be compared with the expected answer ({type(err).__name__}: {err})."
     if why is None:
-        print(f"{_PASS} {name} is correct.")
-        return True
-    print(f"{_FAIL} {name} is not right yet: {why}")
-    return False
+        return _verdict(True, f"{_PASS} {name} is correct.")
+    return _verdict(False, f"{_FAIL} {name} is not right yet: {why}")
 
 
 @contextlib.contextmanager
@@ -403,7 +440,7 @@ def check_function(
     rtol: float = 1e-5,
     atol: float = 1e-6,
     seed: int | None = 0,
-) -> bool:
+) -> CheckResult:
     """Call the learner's ``fn`` and a ``reference`` on each case and compare, as :func:`check`.
 
     Args:
@@ -435,11 +472,13 @@ def check_function(
     if name is None:
         name = getattr(fn, "__name__", None) or getattr(reference, "__name__", "your function")
     if fn is None or fn is Ellipsis:
-        print(f"{_FAIL} {name} is not right yet: it is not written yet (still None or ...).")
-        return False
+        return _verdict(
+            False, f"{_FAIL} {name} is not right yet: it is not written yet (still None or ...)."
+        )
     if not callable(fn):
-        print(f"{_FAIL} {name} is not right yet: expected a function, got {_kind(fn)}.")
-        return False
+        return _verdict(
+            False, f"{_FAIL} {name} is not right yet: expected a function, got {_kind(fn)}."
+        )
     for i, case in enumerate(cases):
         args, kwargs = _call_args(case)
         with _forked_rng(seed):
@@ -450,8 +489,10 @@ def check_function(
             with _forked_rng(seed):
                 answer = fn(*_copy(args), **_copy(kwargs))
         except Exception as err:
-            print(f"{_FAIL} {name} is not right yet: {label} raised {type(err).__name__}: {err}")
-            return False
+            return _verdict(
+                False,
+                f"{_FAIL} {name} is not right yet: {label} raised {type(err).__name__}: {err}",
+            )
         if answer is None:
             why = "returned None. Did you forget `return`?"
         else:
@@ -460,7 +501,5 @@ def check_function(
             except Exception as err:
                 why = f"could not be compared ({type(err).__name__}: {err})."
         if why is not None:
-            print(f"{_FAIL} {name} is not right yet: {label}: {why}")
-            return False
-    print(f"{_PASS} {name} is correct on all {len(cases)} case(s).")
-    return True
+            return _verdict(False, f"{_FAIL} {name} is not right yet: {label}: {why}")
+    return _verdict(True, f"{_PASS} {name} is correct on all {len(cases)} case(s).")
