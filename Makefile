@@ -12,7 +12,7 @@ JB     := $(BIN)/jupyter-book build book --warningiserror --nitpick --keep-going
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup book student test lint format unit notebooks book-fast browser-test clean
+.PHONY: help setup book student student-fast test lint format unit notebooks book-fast browser-test clean
 
 help:
 	@echo "make book     set up .venv and build the HTML book (executes every notebook, book mode)"
@@ -60,9 +60,16 @@ notebooks: $(STAMP)
 book-fast: $(STAMP)
 	TUTORIAL_MODE=fast TUTORIAL_STATIC_WIDGETS=1 $(JB) --path-output book/_build/fast
 
-browser-test: book-fast
+# The student edition in fast mode, reusing the fast build's executed notebooks.
+student-fast: book-fast
+	$(PY) scripts/student_config.py book/_build/student_fast_config.yml book/_build/fast/_build/.jupyter_cache
+	TUTORIAL_MODE=fast TUTORIAL_STATIC_WIDGETS=1 $(JB) \
+		--config book/_build/student_fast_config.yml --path-output book/_build/student-fast
+
+browser-test: book-fast student-fast
 	$(BIN)/pytest -p no:cacheprovider tests/browser \
-		--html-dir book/_build/fast/_build/html
+		--html-dir book/_build/fast/_build/html \
+		--student-html-dir book/_build/student-fast/_build/html
 
 test: lint unit notebooks browser-test
 	@echo "make test: all checks passed"

@@ -1,6 +1,6 @@
 """Write the student edition's Jupyter Book config: the book's own, with solutions hidden.
 
-    python scripts/student_config.py OUT.yml
+    python scripts/student_config.py OUT.yml [CACHE_DIR]
 
 It shares the book build's execution cache (same notebooks, same mode), so a student build
 after `make book` does not execute the notebooks again.
@@ -16,11 +16,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def main(out: str) -> None:
+def main(out: str, cache: str | None = None) -> None:
     cfg = yaml.safe_load((ROOT / "book" / "_config.yml").read_text())
     cfg["title"] = f"{cfg['title']} (student edition)"
-    cfg.setdefault("sphinx", {}).setdefault("config", {})["hide_solutions"] = True
-    cfg.setdefault("execute", {})["cache"] = str(ROOT / "book" / "_build" / ".jupyter_cache")
+    # book/_ext/book_fixes.py removes the solutions (sphinx-exercise's own hide_solutions
+    # breaks on gated solution-start/solution-end blocks).
+    cfg.setdefault("sphinx", {}).setdefault("config", {})["student_edition"] = True
+    cache = cache or str(ROOT / "book" / "_build" / ".jupyter_cache")
+    cfg.setdefault("execute", {})["cache"] = str(Path(cache).resolve())
     # This file lives elsewhere, so paths relative to book/ become absolute.
     book = ROOT / "book"
     local = cfg["sphinx"].get("local_extensions") or {}
@@ -33,4 +36,4 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

@@ -21,6 +21,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=str(ROOT / "book" / "_build" / "fast" / "_build" / "html"),
         help="folder of the built HTML book to check (make book-fast builds it)",
     )
+    parser.addoption(
+        "--student-html-dir",
+        default=str(ROOT / "book" / "_build" / "student-fast" / "_build" / "html"),
+        help="folder of the built student edition (make student-fast builds it)",
+    )
 
 
 def _unavailable(reason: str) -> None:
@@ -57,4 +62,15 @@ def html_dir(request: pytest.FixtureRequest) -> Path:
     path = Path(request.config.getoption("--html-dir"))
     if not (path / "index.html").exists():
         pytest.fail(f"--html-dir: no built book at {path}. Fix: run 'make book-fast' first.")
+    return path
+
+
+@pytest.fixture(scope="session")
+def student_html_dir(request: pytest.FixtureRequest) -> Path:
+    path = Path(request.config.getoption("--student-html-dir"))
+    if not (path / "index.html").exists():
+        pytest.fail(
+            f"--student-html-dir: no built student edition at {path}. "
+            "Fix: run 'make student-fast' first."
+        )
     return path
