@@ -126,6 +126,17 @@ def _check_tensor(x: Any, name: str, *, ndim: int | None = None) -> None:
         )
 
 
+def _check_x0_and_noise(x0: Any, noise: Any) -> None:
+    """Both tensors, and the noise has the shape of the clean audio."""
+    _check_tensor(x0, "x0")
+    _check_tensor(noise, "noise")
+    if noise.shape != x0.shape:
+        raise ValueError(
+            f"noise: expected the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}. "
+            f"Fix: noise = torch.randn_like(x0)."
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # Schedules as curves
 # --------------------------------------------------------------------------------------------
@@ -211,13 +222,7 @@ def rf_interpolate(x0: torch.Tensor, noise: torch.Tensor, t: Any) -> torch.Tenso
 
     Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
     """
-    _check_tensor(x0, "x0")
-    _check_tensor(noise, "noise")
-    if noise.shape != x0.shape:
-        raise ValueError(
-            f"noise: expected the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}. "
-            f"Fix: noise = torch.randn_like(x0)."
-        )
+    _check_x0_and_noise(x0, noise)
     t = _coef(t, x0, "t")
     if t.numel() and (t.min() < 0 or t.max() > 1):
         raise ValueError(f"t: expected times in [0, 1], got {describe(t)} outside that range.")
@@ -443,13 +448,7 @@ def q_sample(x0: torch.Tensor, alpha_bar_t: Any, noise: torch.Tensor) -> torch.T
 
     Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
     """
-    _check_tensor(x0, "x0")
-    _check_tensor(noise, "noise")
-    if noise.shape != x0.shape:
-        raise ValueError(
-            f"noise: expected the shape of x0 {tuple(x0.shape)}, got {tuple(noise.shape)}. "
-            f"Fix: noise = torch.randn_like(x0)."
-        )
+    _check_x0_and_noise(x0, noise)
     abar = _coef(alpha_bar_t, x0, "alpha_bar_t")
     if abar.numel() and (abar.min() < 0 or abar.max() > 1):
         raise ValueError(
