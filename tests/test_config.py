@@ -130,3 +130,14 @@ def test_import_does_no_work():
 def test_unknown_attribute_is_an_attribute_error():
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         tl.nope  # noqa: B018
+
+
+def test_set_threads_caps_torch_threads():
+    before = torch.get_num_threads()
+    try:
+        assert tl.set_threads(1) == 1
+        assert torch.get_num_threads() == 1
+        with pytest.raises(ValueError, match="threads: expected an integer >= 1"):
+            tl.set_threads(0)
+    finally:
+        torch.set_num_threads(before)

@@ -8,7 +8,8 @@ Use it with one alias, so a reader always sees where a name lives::
     tl.audio.play(x, sr=16000)
 
 Topic modules (imported on first use, so ``import tutorial_lib`` does no work):
-``audio``, ``plotting``, ``widgets``, ``schedules``, ``samplers``, ``models``, ``training``,
+``audio``, ``plotting``, ``widgets``, ``schedules``, ``objectives``, ``samplers``, ``models``,
+``training``,
 ``checkpoints``, ``registry``, ``data``, ``metrics``, ``exercises``, ``cli``.
 """
 
@@ -17,7 +18,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .config import MODES, mode, pick_device, seed_everything, set_mode, setup, steps, use_mode
+from .config import (
+    MODES,
+    mode,
+    pick_device,
+    seed_everything,
+    set_mode,
+    set_threads,
+    setup,
+    steps,
+    use_mode,
+)
 
 __version__ = "0.1.0"
 
@@ -30,6 +41,7 @@ _SUBMODULES = (
     "exercises",
     "metrics",
     "models",
+    "objectives",
     "plotting",
     "registry",
     "samplers",
@@ -44,6 +56,7 @@ __all__ = [
     "pick_device",
     "seed_everything",
     "set_mode",
+    "set_threads",
     "setup",
     "steps",
     "use_mode",

@@ -153,16 +153,42 @@ def pick_device(prefer: str | None = None, *, verbose: bool = True) -> Any:
     return torch.device("cpu")
 
 
-def setup(seed: int = 0, *, device: str | None = None, verbose: bool = True) -> Any:
+def set_threads(threads: int) -> int:
+    """Use ``threads`` CPU threads for torch and for NumPy's linear algebra; return it.
+
+    Small networks gain little from a second thread, and one thread stays fast when other
+    programs share the CPU (several busy threads on two cores can run many times slower).
+    Has no effect on GPU work.
+    """
+    threads = check_int(threads, "threads", min_value=1, max_value=1024)
+    import torch
+
+    torch.set_num_threads(threads)
+    try:  # NumPy/SciPy's BLAS (tl.metrics' matrix square roots); threadpoolctl comes with librosa
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:  # pragma: no cover - optional
+        pass
+    return threads
+
+
+def setup(
+    seed: int = 0, *, device: str | None = None, threads: int | None = None, verbose: bool = True
+) -> Any:
     """Start a notebook: seed everything, pick the device, set the plot style, print the mode.
 
     Returns the ``torch.device`` to use. Call it once, in the setup cell::
 
         import tutorial_lib as tl
         device = tl.setup(seed=0)
+
+    ``threads`` (optional) caps the CPU threads (:func:`set_threads`).
     """
     seed = seed_everything(seed)
     current = mode()  # validates $TUTORIAL_MODE before any work
+    if threads is not None:
+        set_threads(threads)
     from . import plotting
 
     plotting.set_style()
