@@ -32,14 +32,18 @@ $(STAMP): pyproject.toml scripts/install-torch.sh
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
 
+MODE ?= $(if $(TUTORIAL_MODE),$(TUTORIAL_MODE),book)
+
+# Each build gets a config with its own execution cache (scripts/book_config.py says why).
 book: $(STAMP)
-	TUTORIAL_MODE=$${TUTORIAL_MODE:-book} TUTORIAL_STATIC_WIDGETS=1 $(JB)
-	@echo "The HTML book is in book/_build/html/ (open book/_build/html/index.html)"
+	$(PY) scripts/book_config.py book/_build/config-$(MODE).yml --mode $(MODE)
+	TUTORIAL_MODE=$(MODE) TUTORIAL_STATIC_WIDGETS=1 $(JB) --config book/_build/config-$(MODE).yml
+	@echo "The HTML book ($(MODE) mode) is in book/_build/html/ (open book/_build/html/index.html)"
 
 student: $(STAMP)
-	$(PY) scripts/student_config.py book/_build/student_config.yml
-	TUTORIAL_MODE=$${TUTORIAL_MODE:-book} TUTORIAL_STATIC_WIDGETS=1 $(JB) \
-		--config book/_build/student_config.yml --path-output book/_build/student
+	$(PY) scripts/book_config.py book/_build/config-student-$(MODE).yml --mode $(MODE) --student
+	TUTORIAL_MODE=$(MODE) TUTORIAL_STATIC_WIDGETS=1 $(JB) \
+		--config book/_build/config-student-$(MODE).yml --path-output book/_build/student
 	@echo "The student edition is in book/_build/student/_build/html/"
 
 lint: $(STAMP)
@@ -58,13 +62,15 @@ notebooks: $(STAMP)
 		$$(find book -name '*.ipynb' -not -path '*/_build/*' -not -path '*/.ipynb_checkpoints/*' | sort)
 
 book-fast: $(STAMP)
-	TUTORIAL_MODE=fast TUTORIAL_STATIC_WIDGETS=1 $(JB) --path-output book/_build/fast
+	$(PY) scripts/book_config.py book/_build/config-fast.yml --mode fast
+	TUTORIAL_MODE=fast TUTORIAL_STATIC_WIDGETS=1 $(JB) --config book/_build/config-fast.yml \
+		--path-output book/_build/fast
 
 # The student edition in fast mode, reusing the fast build's executed notebooks.
 student-fast: book-fast
-	$(PY) scripts/student_config.py book/_build/student_fast_config.yml book/_build/fast/_build/.jupyter_cache
-	TUTORIAL_MODE=fast TUTORIAL_STATIC_WIDGETS=1 $(JB) \
-		--config book/_build/student_fast_config.yml --path-output book/_build/student-fast
+	$(PY) scripts/book_config.py book/_build/config-student-fast.yml --mode fast --student
+	TUTORIAL_MODE=fast TUTORIAL_STATIC_WIDGETS=1 $(JB) --config book/_build/config-student-fast.yml \
+		--path-output book/_build/student-fast
 
 browser-test: book-fast student-fast
 	$(BIN)/pytest -p no:cacheprovider tests/browser \

@@ -25,6 +25,12 @@ def first_line(obj: object) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
+def _entry(name: str, obj: object) -> str:
+    """One bullet; constants get no summary (their docstring would be their type's)."""
+    summary = first_line(obj) if callable(obj) or inspect.isclass(obj) else ""
+    return f"- `{name}`" + (f": {summary}" if summary else "")
+
+
 def module_names() -> list[str]:
     names = []
     for name in tl._SUBMODULES:
@@ -47,14 +53,12 @@ def render() -> str:
         "",
     ]
     for name in sorted(n for n in tl.__all__ if n not in tl._SUBMODULES):
-        lines.append(f"- `tl.{name}`: {first_line(getattr(tl, name))}")
+        lines.append(_entry(f"tl.{name}", getattr(tl, name)))
     for mod_name in module_names():
         module = importlib.import_module(f"tutorial_lib.{mod_name}")
         lines += ["", f"## `tl.{mod_name}`", "", first_line(module), ""]
         for name in getattr(module, "__all__", []):
-            obj = getattr(module, name, None)
-            summary = first_line(obj) if callable(obj) or inspect.isclass(obj) else ""
-            lines.append(f"- `{name}`" + (f": {summary}" if summary else ""))
+            lines.append(_entry(name, getattr(module, name, None)))
     return "\n".join(lines) + "\n"
 
 

@@ -157,3 +157,17 @@ def test_source_rule_fails_for_sys_path(tmp_path):
     (tmp_path / "src" / "bad.py").write_text("import sys\nsys.path.append('/home/me')\n")
     problems = rules.check_sources(tmp_path)
     assert any("sys.path" in p for p in problems) and any("absolute" in p for p in problems)
+
+
+def test_library_map_is_current():
+    """docs/LIBRARY.md lists what the code exports (python scripts/library_map.py rewrites it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "library_map", rules.ROOT / "scripts" / "library_map.py"
+    )
+    library_map = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(library_map)
+    assert library_map.OUT.read_text() == library_map.render(), (
+        "docs/LIBRARY.md is out of date: run python scripts/library_map.py"
+    )

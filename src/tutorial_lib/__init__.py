@@ -8,9 +8,9 @@ Use it with one alias, so a reader always sees where a name lives::
     tl.audio.play(x, sr=16000)
 
 Topic modules (imported on first use, so ``import tutorial_lib`` does no work):
-``audio``, ``plotting``, ``widgets``, ``schedules``, ``objectives``, ``samplers``, ``models``,
-``training``,
-``checkpoints``, ``registry``, ``data``, ``metrics``, ``exercises``, ``cli``.
+``audio``, ``plotting``, ``widgets``, ``schedules``, ``objectives``, ``samplers``,
+``vdiffusion``, ``models``, ``drum_models``, ``training``, ``checkpoints``, ``registry``,
+``data``, ``metrics``, ``exercises``, ``cli``.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ _SUBMODULES = (
     "cli",
     "config",
     "data",
+    "drum_models",
     "exercises",
     "metrics",
     "models",
@@ -47,6 +48,7 @@ _SUBMODULES = (
     "samplers",
     "schedules",
     "training",
+    "vdiffusion",
     "widgets",
 )
 

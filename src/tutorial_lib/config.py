@@ -34,11 +34,14 @@ __all__ = [
     "steps",
     "seed_everything",
     "pick_device",
+    "progress",
     "setup",
+    "static_widgets",
 ]
 
 MODES = ("fast", "book", "full")
 ENV_VAR = "TUTORIAL_MODE"
+STATIC_ENV_VAR = "TUTORIAL_STATIC_WIDGETS"  # set by the HTML book build (make book)
 DEFAULT_MODE = "book"
 T = TypeVar("T")
 
@@ -94,6 +97,34 @@ def steps(*, fast: T, book: T, full: T | None = None) -> T:
     if current == "full" and full is not None:
         return full
     return book
+
+
+def static_widgets() -> bool:
+    """True in the HTML book build (``$TUTORIAL_STATIC_WIDGETS`` is 1/true/yes/on).
+
+    A static page runs no Python, so sliders show their static twin there and progress bars
+    are left out (a bar that cannot move is noise on the page).
+    """
+    return os.environ.get(STATIC_ENV_VAR, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def progress(
+    iterable: Any = None,
+    *,
+    total: int | None = None,
+    desc: str | None = None,
+    disable: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """The library's one progress bar (tqdm): a widget in Jupyter/Colab, text in a terminal.
+
+    Hidden in the HTML book build (:func:`static_widgets`). Extra keyword arguments go to
+    ``tqdm`` (``unit``, ``initial``, ``leave``: default False, ...).
+    """
+    from tqdm.auto import tqdm
+
+    kwargs.setdefault("leave", False)
+    return tqdm(iterable, total=total, desc=desc, disable=disable or static_widgets(), **kwargs)
 
 
 def seed_everything(seed: int = 0) -> int:

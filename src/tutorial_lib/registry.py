@@ -53,7 +53,7 @@ __all__ = [
 
 #: Modules that register recipes and models when imported (e.g.
 #: ``"tutorial_lib.models.waveform_unet"``); imported lazily on the first lookup.
-_PROVIDERS: tuple[str, ...] = ("tutorial_lib.models.small",)
+_PROVIDERS: tuple[str, ...] = ("tutorial_lib.models.small", "tutorial_lib.drum_models")
 
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.\-]*")
 

@@ -230,9 +230,9 @@ def _noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Ten
 def _loop(n: int, progress: bool, desc: str) -> Iterable[int]:
     if not progress:
         return range(n)
-    from tqdm.auto import tqdm
+    from .config import progress as progress_bar
 
-    return tqdm(range(n), desc=desc, leave=False)
+    return progress_bar(range(n), desc=desc)
 
 
 def _clip(x0: torch.Tensor, clip_x0: float | None) -> torch.Tensor:

@@ -553,7 +553,7 @@ class Trainer:
 
         Introduced in: book/00_intro/how_this_book_works.md
         """
-        from tqdm.auto import tqdm
+        from .config import progress
 
         if not isinstance(resume, bool) or not isinstance(overwrite, bool):
             raise TypeError("resume, overwrite: expected True or False.")
@@ -585,8 +585,9 @@ class Trainer:
 
         was_training = self.model.training
         self.model.train()
-        bar = tqdm(
+        bar = progress(
             total=self.max_steps,
+            leave=True,
             initial=self.step,
             disable=not self.progress,
             desc="training",

@@ -165,7 +165,12 @@ def make_loss_fn(
             labels = None
         elif labels is None:
             raise ValueError("batch: a conditional loss needs batches with a 'label' entry.")
-        return loss(model, x0, class_labels=labels, class_dropout=class_dropout if labels is not None else 0.0)
+        return loss(
+            model,
+            x0,
+            class_labels=labels,
+            class_dropout=class_dropout if labels is not None else 0.0,
+        )
 
     return loss_fn
 
@@ -194,12 +199,15 @@ def sample(
     x_init: torch.Tensor | None = None,
     seed: int | None = None,
     clip_x0: bool = True,
+    rho: float = 1.0,
     device: Any = None,
     progress: bool = False,
 ) -> torch.Tensor:
     """Generate audio with the deterministic v-DDIM sampler (``steps`` network calls).
 
-    Times go ``1 = t_0 > t_1 > ... > t_steps = 0`` evenly; at each step the network's ``v``
+    Times go ``1 = t_0 > t_1 > ... > t_steps = 0``, ``t_i = (1 - i / steps) ** rho`` (evenly
+    for ``rho = 1``, as audio-diffusion-pytorch; ``rho > 1`` spends more steps at low noise,
+    where the last steps' errors become the output's noise floor); at each step the network's ``v``
     gives ``x0_hat`` and ``eps_hat`` and :func:`ddim_step` moves to the next time. The last
     step returns ``x0_hat``.
 
@@ -214,6 +222,7 @@ def sample(
         x_init: the starting noise ``(B, C, T)`` (default: ``randn`` with ``seed``).
         seed: seed for the starting noise (``None``: the global generator).
         clip_x0: clamp ``x0_hat`` to ``[-1, 1]`` at each step (audio's range).
+        rho: spacing of the times (>= 1; 1: even).
         device: where to sample (default: the model's device).
         progress: show a progress bar.
 
@@ -224,6 +233,7 @@ def sample(
     """
     steps = check_int(steps, "steps", min_value=1)
     guidance = check_number(guidance, "guidance", low=0.0)
+    rho = check_number(rho, "rho", low=1.0)
     if device is None:
         first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
         device = first.device if first is not None else torch.device("cpu")
@@ -237,12 +247,12 @@ def sample(
             raise ValueError(f"x_init: expected a tensor (B, C, T), got {describe(x_init)}.")
         x = x_init.to(device).float()
     b = x.shape[0]
-    times = torch.linspace(1.0, 0.0, steps + 1)
+    times = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64) ** rho
     it = range(steps)
     if progress:
-        from tqdm.auto import tqdm
+        from .config import progress as progress_bar
 
-        it = tqdm(it, desc="sampling", leave=False)
+        it = progress_bar(it, desc="sampling")
     for i in it:
         t = torch.full((b,), float(times[i]), device=device)
         v = _call(model, x, t, class_labels)

@@ -15,18 +15,16 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from ._validate import check_int, describe
+from .config import STATIC_ENV_VAR  # the variable that switches explore() to its static twin
 
 __all__ = ["STATIC_ENV_VAR", "MAX_STATIC_VALUES", "static_mode", "build_explorer", "explore"]
 
-#: Environment variable that switches :func:`explore` to the static twin.
-STATIC_ENV_VAR = "TUTORIAL_STATIC_WIDGETS"
 #: At most this many values are precomputed for the static twin (evenly subsampled).
 MAX_STATIC_VALUES = 8
 
@@ -36,7 +34,9 @@ def static_mode() -> bool:
 
     Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
     """
-    return os.environ.get(STATIC_ENV_VAR, "").strip().lower() in ("1", "true", "yes", "on")
+    from .config import static_widgets
+
+    return static_widgets()
 
 
 def _format_value(value: Any, format: str | Callable[[Any], str] | None) -> str:

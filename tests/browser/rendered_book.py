@@ -7,7 +7,8 @@ purpose, to show each check can fail). For every page it reports:
 - math that MathJax did not render (or rendered as an error);
 - ``<audio>`` elements without a playable source (the browser must load its metadata);
 - images that do not load;
-- cell outputs that hold a traceback or an error;
+- cell outputs that hold a traceback or an error (except in cells tagged ``raises-exception``,
+  the book's deliberate error demos);
 - requests to the network that the offline test cannot serve (the book must not need them).
 
 The pages are served from a local HTTP server. MathJax, which the pages load from a CDN, is
@@ -97,6 +98,8 @@ async () => {
   });
   const outputs = document.querySelectorAll('.cell_output, .output');
   outputs.forEach((o) => {
+    const cell = o.closest('.cell');
+    if (cell && cell.classList.contains('tag_raises-exception')) return;  // a deliberate error demo
     const text = o.innerText || '';
     const isError = o.querySelector('.traceback, .output.error, .ansi-red-fg') !== null &&
       /Error|Traceback/.test(text);

@@ -43,18 +43,30 @@ BROKEN = {
     "traceback.html": '<div class="cell_output"><pre>Traceback (most recent call last):\n'
     '  File "x", line 1\nValueError: bad</pre></div>',
     "network.html": '<link rel="stylesheet" href="https://example.org/style.css">',
+    "traceback_in_untagged_cell.html": '<div class="cell tag_hide-input"><div class="cell_output">'
+    "<pre>Traceback (most recent call last):\nValueError: bad</pre></div></div>",
 }
+# A deliberate error demo: the cell is tagged raises-exception, so its traceback is expected.
+ERROR_DEMO = (
+    '<div class="cell tag_raises-exception"><div class="cell_output">'
+    "<pre>Traceback (most recent call last):\nValueError: x: expected mono</pre></div></div>"
+)
 
 
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory, chromium, mathjax_root):
     site = tmp_path_factory.mktemp("site")
     (site / "good.html").write_text(GOOD)
+    (site / "error_demo.html").write_text(f"<html><body>{ERROR_DEMO}</body></html>")
     for name, body in BROKEN.items():
         (site / name).write_text(f"<html><body>{body}</body></html>")
-    pages = ["good.html", *BROKEN]
+    pages = ["good.html", "error_demo.html", *BROKEN]
     found = rendered_book.check_pages(site, pages, chromium=chromium, mathjax_root=mathjax_root)
     return {r.page: r for r in found}
+
+
+def test_error_demo_in_raises_exception_cell_passes(reports):
+    assert reports["error_demo.html"].problems == []
 
 
 def test_good_page_passes(reports):
@@ -75,6 +87,7 @@ def test_good_page_passes(reports):
         ("image_missing.html", "image does not load"),
         ("traceback.html", "holds an error"),
         ("network.html", "needs the network"),
+        ("traceback_in_untagged_cell.html", "holds an error"),
     ],
 )
 def test_broken_page_is_caught(reports, page, expected):

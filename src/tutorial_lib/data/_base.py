@@ -62,10 +62,10 @@ def check_channels(channels: Any) -> int:
 
 def progress_bar(total: int, desc: str, progress: bool | None) -> Any:
     """A tqdm bar (``progress=None``: only for long jobs, over 200 items)."""
-    from tqdm import tqdm
+    from ..config import progress as progress_bar
 
     show = progress if progress is not None else total > 200
-    return tqdm(total=total, desc=desc, disable=not show, leave=False)
+    return progress_bar(total=total, desc=desc, disable=not show)
 
 
 class ClipDataset(Dataset):

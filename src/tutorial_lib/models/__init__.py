@@ -26,6 +26,7 @@ _NAMES = {
     "TimeMLP": "small",
     "SmallConv1d": "small",
     "TimeEmbedding": "small",
+    "UNet1d": "unet1d",
 }
 
 __all__ = [*_SUBMODULES, *_NAMES]

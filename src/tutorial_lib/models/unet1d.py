@@ -40,7 +40,14 @@ from torch import nn
 
 from .._validate import check_choice, check_int, describe
 
-__all__ = ["UNet1d", "activation_memory", "level_shapes", "timestep_embedding"]
+__all__ = [
+    "UNet1d",
+    "activation_memory",
+    "level_shapes",
+    "measure_step_memory",
+    "peak_step_memory",
+    "timestep_embedding",
+]
 
 _TRANSFORMS = ("none", "patch", "learned")
 
@@ -110,7 +117,9 @@ class _Attention(nn.Module):
     def forward(self, x: torch.Tensor, emb: torch.Tensor | None = None) -> torch.Tensor:
         b, c, n = x.shape
         q, k, v = self.qkv(self.norm(x)).reshape(b, 3, self.heads, c // self.heads, n).unbind(1)
-        h = F.scaled_dot_product_attention(q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2))
+        h = F.scaled_dot_product_attention(
+            q.transpose(-1, -2), k.transpose(-1, -2), v.transpose(-1, -2)
+        )
         return x + self.out(h.transpose(-1, -2).reshape(b, c, n))
 
 
@@ -329,6 +338,10 @@ class UNet1d(nn.Module):
     # -- conveniences --------------------------------------------------------------------------
     @property
     def gradient_checkpointing(self) -> bool:
+        """Whether residual blocks recompute their activations in the backward pass.
+
+        Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+        """
         return self.mid.checkpointing
 
     @gradient_checkpointing.setter
@@ -579,3 +592,162 @@ def activation_memory(
             h.remove()
     totals["total"] = sum(totals.values())
     return totals
+
+
+def peak_step_memory(
+    model: UNet1d,
+    x0: torch.Tensor,
+    step_fn: Any = None,
+    *,
+    poll_s: float = 0.0005,
+) -> dict[str, Any]:
+    """Peak memory of one training step (forward, backward, optimiser step), measured.
+
+    On a CUDA device: ``torch.cuda.max_memory_allocated`` minus the memory allocated before
+    the step (weights, gradients and optimiser state already there are not counted twice).
+    On a CPU: the process's resident memory (RSS, via ``psutil``) is polled from a
+    background thread every ``poll_s`` seconds during the step; the result is the peak minus
+    the RSS before the step. The CPU figure is approximate (the allocator may keep freed
+    memory, other threads allocate too): run it in a fresh process for clean numbers.
+
+    Args:
+        model: the network (on the device to measure).
+        x0: a batch ``(B, C, T)`` of clean audio on the same device.
+        step_fn: ``step_fn(model, x0)`` running one full training step (default: the
+            v-diffusion loss, backward, and an AdamW step on a fresh optimiser).
+
+    Returns:
+        ``{"bytes": peak increase, "method": "cuda" | "cpu-rss", "seconds": step time}``.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    import gc
+    import threading
+    import time
+
+    from .. import vdiffusion
+
+    if step_fn is None:
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+        def step_fn(m: Any, x: torch.Tensor) -> None:
+            labels = None if m.classes is None else torch.zeros(x.shape[0], dtype=torch.long)
+            loss = vdiffusion.loss(m, x, class_labels=labels)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+    model.train()
+    gc.collect()
+    if x0.device.type == "cuda":
+        torch.cuda.synchronize(x0.device)
+        torch.cuda.reset_peak_memory_stats(x0.device)
+        before = torch.cuda.memory_allocated(x0.device)
+        start = time.perf_counter()
+        step_fn(model, x0)
+        torch.cuda.synchronize(x0.device)
+        seconds = time.perf_counter() - start
+        peak = torch.cuda.max_memory_allocated(x0.device) - before
+        return {"bytes": int(peak), "method": "cuda", "seconds": seconds}
+    import psutil
+
+    proc = psutil.Process()
+    before = proc.memory_info().rss
+    peak = [before]
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], proc.memory_info().rss)
+            time.sleep(poll_s)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    start = time.perf_counter()
+    try:
+        step_fn(model, x0)
+    finally:
+        seconds = time.perf_counter() - start
+        done.set()
+        thread.join()
+    peak[0] = max(peak[0], proc.memory_info().rss)
+    return {"bytes": int(peak[0] - before), "method": "cpu-rss", "seconds": seconds}
+
+
+_MEASURE_CODE = """
+import json, sys, torch
+from tutorial_lib.models.unet1d import UNet1d, peak_step_memory
+from tutorial_lib import vdiffusion
+a = json.loads(sys.argv[1])
+torch.manual_seed(0)
+torch.set_num_threads(a["threads"])
+dev = torch.device(a["device"])
+model = UNet1d(**a["config"]).to(dev)
+model.gradient_checkpointing = a["checkpointing"]
+x = 0.1 * torch.randn(a["batch"], model.config["in_channels"], a["length"], device=dev)
+opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+amp = a["mixed_precision"]
+def step(m, x):
+    labels = None if m.classes is None else torch.zeros(x.shape[0], dtype=torch.long, device=dev)
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+        loss = vdiffusion.loss(m, x, class_labels=labels)
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+r = peak_step_memory(model, x, step)
+r["parameters"] = sum(p.numel() for p in model.parameters())
+print("RESULT" + json.dumps(r))
+"""
+
+
+def measure_step_memory(
+    config: dict[str, Any],
+    length: int,
+    *,
+    batch: int = 1,
+    gradient_checkpointing: bool = False,
+    mixed_precision: bool = False,
+    device: str = "cpu",
+    threads: int = 2,
+    timeout: float = 600.0,
+) -> dict[str, Any]:
+    """Peak memory of the first training step of ``UNet1d(**config)``, in a fresh process.
+
+    A fresh Python process builds the model, makes a batch ``(batch, C, length)`` and runs
+    :func:`peak_step_memory` once (loss, backward, AdamW step), so that memory cached by
+    earlier work in this process cannot hide or inflate the number.
+
+    Args:
+        config: a ``UNet1d`` config (``model.config``).
+        length: samples T per clip.
+        batch: clips per step.
+        gradient_checkpointing: recompute activations in the backward pass.
+        mixed_precision: run the forward pass under ``torch.autocast`` in bfloat16.
+        device: ``"cpu"`` or ``"cuda"``.
+        threads: torch CPU threads in the child process.
+        timeout: seconds before giving up.
+
+    Returns:
+        ``{"bytes", "method", "seconds", "parameters"}`` (see :func:`peak_step_memory`).
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    import json
+    import subprocess
+    import sys
+
+    UNet1d(**config)  # validate here, with a clear error, before starting a process
+    args = dict(config=config, length=check_int(length, "length", min_value=1),
+                batch=check_int(batch, "batch", min_value=1), checkpointing=bool(gradient_checkpointing),
+                mixed_precision=bool(mixed_precision), device=str(device),
+                threads=check_int(threads, "threads", min_value=1))  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE_CODE, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT"):
+            return json.loads(line[len("RESULT") :])
+    raise RuntimeError(f"measure_step_memory: the child process failed:\n{out.stderr[-2000:]}")

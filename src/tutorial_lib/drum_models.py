@@ -1,0 +1,449 @@
+"""The book's drum models: a class-conditional waveform U-Net trained with v-diffusion.
+
+One recipe, ``drums-unet``, trains :class:`~tutorial_lib.models.unet1d.UNet1d` with
+:data:`CONFIG` on ``tl.data.drums`` (16 kHz mono, 8192 samples = 0.51 s, classes
+:data:`CLASSES`) with the book's :class:`~tutorial_lib.training.Trainer`, and writes two
+checkpoints (EMA weights, float16): ``drums-unet.safetensors`` (all steps) and
+``drums-unet-short.safetensors`` (the same run after a tenth of the steps, the baseline the
+chapter compares with)::
+
+    tutorial-lib train drums-unet --mode book --out runs/drums-unet      # ~10-25 min, 2 CPU cores
+    tutorial-lib train drums-unet --mode full --out runs/drums-unet-full # a GPU
+
+Registered models (``tutorial-lib sample NAME --n 8 --out samples/``): ``drums-unet`` (the
+classes in turn), ``drums-unet-kick``, ``drums-unet-snare``, ``drums-unet-hat``,
+``drums-unet-percussion`` and ``drums-unet-short``. They load the shipped reference
+checkpoint (``tl.checkpoints.load_or_train``); without it they train in the current mode.
+
+Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from . import registry
+
+__all__ = [
+    "CLASSES",
+    "CONFIG",
+    "LENGTH",
+    "SR",
+    "TRANSFORM_VARIANTS",
+    "average_spectrum_db",
+    "band_error_db",
+    "build",
+    "dataset",
+    "evaluate",
+    "load",
+    "sample",
+    "train",
+    "train_in_mode",
+    "train_settings",
+    "transform_experiment",
+]
+
+#: Sample rate (Hz) and clip length (samples) of the drum models.
+SR = 16000
+LENGTH = 8192
+#: The classes the model is conditioned on (the seed's four models: kick, snare, hat, percussion).
+CLASSES = ("kick", "snare", "closed_hat", "percussion")
+#: The reference model's architecture (``UNet1d(**CONFIG)``): 7 levels, 8192 -> 128 samples.
+CONFIG: dict[str, Any] = {
+    "in_channels": 1,
+    "channels": [16, 32, 32, 48, 64, 64, 80],
+    "blocks": [1, 1, 1, 1, 1, 1, 1],
+    "attn_levels": [5, 6],
+    "heads": 4,
+    "kernel_size": 5,
+    "emb_dim": 64,
+    "norm_groups": 8,
+    "classes": list(CLASSES),
+    "transform": "none",
+    "transform_factor": 1,
+    "transform_kernel": None,
+}
+_NAMES = {"drums-unet": "drums-unet", "drums-unet-short": "drums-unet-short"}
+
+
+def train_settings(mode: str) -> dict[str, Any]:
+    """The recipe's sizes for a run mode: steps, batch, clips, learning rate, ...
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    from ._validate import check_choice
+
+    check_choice(mode, "mode", ("fast", "book", "full"))
+    table = {
+        "fast": dict(steps=20, batch=4, n_train=64, lr=1e-3, ckpt_every=10),
+        "book": dict(steps=1000, batch=12, n_train=2000, lr=1e-3, ckpt_every=100),
+        "full": dict(steps=40000, batch=32, n_train=8000, lr=4e-4, ckpt_every=1000),
+    }
+    s = table[mode]
+    s.update(short_steps=max(1, s["steps"] // 10), class_dropout=0.1, ema_decay=0.999,
+             warmup_steps=min(100, s["steps"] // 10), seed=0)  # fmt: skip
+    return s
+
+
+def build(config: dict[str, Any] | None = None) -> Any:
+    """A fresh :class:`~tutorial_lib.models.unet1d.UNet1d` with :data:`CONFIG` (or ``config``).
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    from .models.unet1d import UNet1d
+
+    return UNet1d(**(CONFIG if config is None else config))
+
+
+def dataset(n: int, split: str = "train") -> Any:
+    """The drum clips the models train on: ``tl.data.drums(n, classes=CLASSES, sr=SR, length=LENGTH)``.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    from . import data
+
+    return data.drums(n, split=split, sr=SR, length=LENGTH, classes=CLASSES)
+
+
+def _trainer(model: Any, settings: dict[str, Any], ckpt_dir: Path | None, config: dict) -> Any:
+    import torch
+
+    from . import training, vdiffusion
+
+    ds = dataset(settings["n_train"])
+    audio = ds.tensors()
+    labels = torch.from_numpy(ds.labels)
+    b = settings["batch"]
+
+    def batches(step: int) -> dict[str, Any]:
+        idx = torch.randint(0, audio.shape[0], (b,))
+        return {"audio": audio[idx], "label": labels[idx]}
+
+    return training.Trainer(
+        model,
+        vdiffusion.make_loss_fn(conditional=True, class_dropout=settings["class_dropout"]),
+        batches,
+        max_steps=settings["short_steps"],
+        lr=settings["lr"],
+        ema_decay=settings["ema_decay"],
+        warmup_steps=settings["warmup_steps"],
+        ckpt_dir=ckpt_dir,
+        ckpt_every=settings["ckpt_every"] if ckpt_dir is not None else None,
+        keep=2,
+        config=config,
+        seed=settings["seed"],
+        progress=True,
+    )
+
+
+def train(mode: str, out_dir: Path, resume: bool = False) -> Path:
+    """The ``drums-unet`` recipe: train, write ``drums-unet-short`` and ``drums-unet`` (fp16 EMA).
+
+    Args:
+        mode: ``"fast"``, ``"book"`` (the shipped reference) or ``"full"``.
+        out_dir: folder for the checkpoints (``ckpt/`` inside holds resumable ones).
+        resume: continue an interrupted run in ``out_dir``.
+
+    Returns:
+        The path of ``drums-unet.safetensors``.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    import torch
+
+    s = train_settings(mode)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    short_path = out_dir / "drums-unet-short.safetensors"
+    final_path = out_dir / "drums-unet.safetensors"
+    model = build()
+    trainer = _trainer(model, s, out_dir / "ckpt", CONFIG)
+    meta = {"recipe": "drums-unet", "mode": mode, **{f"setting_{k}": v for k, v in s.items()}}
+    if not (resume and short_path.exists()):
+        trainer.fit(resume=resume, overwrite=not resume)
+        trainer.export(short_path, dtype=torch.float16, metadata=meta)
+        trainer.max_steps = s["steps"]
+        trainer.fit()
+    else:
+        trainer.max_steps = s["steps"]
+        trainer.fit(resume=True)
+    trainer.export(final_path, dtype=torch.float16, metadata=meta)
+    return final_path
+
+
+def train_in_mode(model: Any) -> None:
+    """Train ``model`` in place with the recipe's settings for the current mode (``tl.mode()``).
+
+    No checkpoints; the model ends with the EMA weights. The ``train_fn`` of ``load_or_train``.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    from .config import mode
+
+    s = train_settings(mode())
+    trainer = _trainer(model, s, None, CONFIG)
+    trainer.max_steps = s["steps"]
+    trainer.fit()
+    model.load_state_dict(trainer.ema_model.state_dict())
+
+
+@functools.lru_cache(maxsize=4)
+def load(name: str = "drums-unet") -> Any:
+    """The model ``"drums-unet"`` or ``"drums-unet-short"`` with its reference weights (eval mode).
+
+    Uses ``tl.checkpoints.load_or_train`` (trains in the current mode when the reference
+    checkpoint is missing). Cached: repeated calls return the same module.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    from . import checkpoints
+    from ._validate import check_choice
+
+    check_choice(name, "name", list(_NAMES))
+    model = build()
+    checkpoints.load_or_train(name, model, train_in_mode, config=CONFIG)
+    return model.float().eval()
+
+
+def sample(
+    n: int,
+    steps: int | None = None,
+    sampler: str | None = None,
+    seed: int = 0,
+    *,
+    classes: Any = "cycle",
+    name: str = "drums-unet",
+    guidance: float = 1.0,
+) -> tuple[Any, int]:
+    """Sample ``n`` drum hits: ``(audio (n, 1, 8192) in [-1, 1], sr = 16000)``.
+
+    Args:
+        n: clips.
+        steps: v-DDIM steps (default 50).
+        sampler: ``None`` or ``"vddim"`` (the only sampler of these models).
+        seed: seed of the starting noise.
+        classes: ``"cycle"`` (the classes in turn), one class name for all, a list of ``n``
+            names/labels, or ``None`` (unconditional).
+        name: ``"drums-unet"`` or ``"drums-unet-short"``.
+        guidance: classifier-free guidance scale (1: none).
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    from . import vdiffusion
+    from ._validate import check_choice, check_int
+
+    n = check_int(n, "n", min_value=1)
+    if sampler is not None:
+        check_choice(sampler, "sampler", ("vddim",))
+    model = load(name)
+    if isinstance(classes, str) and classes == "cycle":
+        labels: Any = [CLASSES[i % len(CLASSES)] for i in range(n)]
+    elif isinstance(classes, str):
+        labels = [check_choice(classes, "classes", CLASSES)] * n
+    else:
+        labels = classes
+    x = vdiffusion.sample(
+        model, (n, 1, LENGTH), steps=50 if steps is None else steps, class_labels=labels,
+        guidance=guidance, seed=seed,
+    )  # fmt: skip
+    return x.clamp(-1, 1), SR
+
+
+def evaluate(
+    models: dict[str, Any],
+    *,
+    n_per_class: int = 50,
+    steps: int = 50,
+    seed: int = 0,
+    n_train: int = 2000,
+) -> dict[str, dict[str, Any]]:
+    """The chapter's scoreboard: FD/KID against real test clips and the per-class check.
+
+    Each model samples ``n_per_class`` clips of every class in :data:`CLASSES` (``steps``
+    v-DDIM steps, starting noise from ``seed``). Scores use ``tl.metrics.evaluate`` (real
+    = the test split, floor = test vs. validation clips of the same size) and
+    ``tl.metrics.class_check`` (classifier trained on ``n_train`` training clips).
+
+    Args:
+        models: ``{label: UNet1d}`` (e.g. ``{"reference": load(), "untrained": build()}``).
+
+    Returns:
+        ``{label: {"fd", "fd_floor", "kid", "kid_floor", "fd_ratio", "class_accuracy",
+        "real_accuracy", "per_class": {class: accuracy}, "audio": (N, 1, T) tensor,
+        "requested": (N,) labels}}``.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    import numpy as np
+
+    from . import metrics, vdiffusion
+    from ._validate import check_int
+
+    n_per_class = check_int(n_per_class, "n_per_class", min_value=2)
+    n = n_per_class * len(CLASSES)
+    requested = np.arange(n) % len(CLASSES)
+    train_ds, test_ds, val_ds = dataset(n_train), dataset(n, "test"), dataset(n, "validation")
+    out: dict[str, dict[str, Any]] = {}
+    for label, model in models.items():
+        model = model.eval()
+        x = vdiffusion.sample(
+            model, (n, 1, LENGTH), steps=steps, class_labels=list(requested), seed=seed
+        )
+        ev = metrics.evaluate(test_ds, x, sr=SR, reference=val_ds, seed=seed)
+        cc = metrics.class_check(x, requested, train=train_ds, test=test_ds, sr=SR)
+        out[label] = {
+            "fd": float(ev["fd"].value),
+            "fd_floor": float(ev["fd_floor"].value),
+            "kid": float(ev["kid"].value),
+            "kid_floor": float(ev["kid_floor"].value),
+            "fd_ratio": float(ev["fd_ratio"]),
+            "class_accuracy": float(cc.accuracy),
+            "real_accuracy": float(cc.real_accuracy),
+            "per_class": dict(cc.per_class),
+            "audio": x,
+            "requested": requested,
+        }
+    return out
+
+
+#: The seed's experiment: the same U-Net budget with three ways to shorten the input.
+TRANSFORM_VARIANTS: dict[str, dict[str, Any]] = {
+    "raw, /2 per level": dict(channels=[16, 32, 48, 64, 64], transform="none"),
+    "patch x8": dict(channels=[32, 48, 64], transform="patch", transform_factor=8),
+    "learned k16 s8": dict(channels=[32, 48, 64], transform="learned", transform_factor=8,
+                           transform_kernel=16),
+    "learned k32 s8": dict(channels=[32, 48, 64], transform="learned", transform_factor=8,
+                           transform_kernel=32),
+    "learned k64 s8": dict(channels=[32, 48, 64], transform="learned", transform_factor=8,
+                           transform_kernel=64),
+}  # fmt: skip
+
+
+def average_spectrum_db(x: Any, *, floor_db: float = -120.0) -> Any:
+    """Mean power spectrum over clips, in dB: ``x`` ``(B, C, T)`` -> ``(T // 2 + 1,)``.
+
+    Each clip's spectrum is ``|rfft(hann * x)|**2`` (channels averaged); the mean over clips
+    is taken in power, then converted to dB (floored at ``floor_db``).
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    import torch
+
+    x = torch.as_tensor(x).float().mean(dim=1)
+    win = torch.hann_window(x.shape[-1], periodic=False)
+    power = torch.fft.rfft(x * win).abs().pow(2).mean(dim=0)
+    return (10 * torch.log10(power.clamp_min(10 ** (floor_db / 10)))).double()
+
+
+def band_error_db(fake: Any, real: Any, sr: int, band: tuple[float, float]) -> float:
+    """Mean absolute difference (dB) of the average spectra of two sets inside ``band`` (Hz).
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    import torch
+
+    f_db, r_db = average_spectrum_db(fake), average_spectrum_db(real)
+    freqs = torch.fft.rfftfreq(2 * (len(f_db) - 1), 1 / sr)
+    sel = (freqs >= band[0]) & (freqs <= band[1])
+    return float((f_db[sel] - r_db[sel]).abs().mean())
+
+
+def transform_experiment(
+    steps: int,
+    *,
+    length: int = 4096,
+    batch: int = 8,
+    n_train: int = 2000,
+    n_samples: int = 16,
+    sample_steps: int = 20,
+    variants: dict[str, dict[str, Any]] | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict[str, dict[str, Any]]:
+    """Train each of :data:`TRANSFORM_VARIANTS` for ``steps`` steps and compare their spectra.
+
+    Every variant is an unconditional :class:`~tutorial_lib.models.unet1d.UNet1d` trained with
+    v-diffusion on the first ``length`` samples of the drum clips (same data, steps, batch,
+    learning rate and seed), then sampled (``n_samples`` clips, ``sample_steps`` v-DDIM
+    steps, the same starting noise for all).
+
+    Returns:
+        ``{name: {"audio": (n, 1, length), "parameters": int, "seconds": training time,
+        "final_loss": mean loss of the last 10 % of steps, "high_band_db": band_error_db in
+        4-8 kHz, "low_band_db": ... in 50-1000 Hz, "spectrum_db": average spectrum}}``
+        plus ``"real"`` with the real clips' ``"audio"`` and ``"spectrum_db"``.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    import time
+
+    import torch
+
+    from . import training, vdiffusion
+    from ._validate import check_int
+    from .models.unet1d import UNet1d
+
+    steps = check_int(steps, "steps", min_value=1)
+    variants = TRANSFORM_VARIANTS if variants is None else variants
+    audio = dataset(n_train).tensors()[..., :length]
+    real = dataset(n_samples, "test").tensors()[..., :length]
+    out: dict[str, dict[str, Any]] = {
+        "real": {"audio": real, "spectrum_db": average_spectrum_db(real)}
+    }
+    for name, kw in variants.items():
+        torch.manual_seed(seed)
+        model = UNet1d(**{"kernel_size": 5, "emb_dim": 64, **kw})
+        trainer = training.Trainer(
+            model, vdiffusion.make_loss_fn(),
+            lambda step: audio[torch.randint(0, audio.shape[0], (batch,))],
+            max_steps=steps, lr=1e-3, warmup_steps=min(50, steps // 10), seed=seed,
+            progress=progress,
+        )  # fmt: skip
+        start = time.perf_counter()
+        hist = trainer.fit()
+        seconds = time.perf_counter() - start
+        x = vdiffusion.sample(
+            trainer.ema_model.eval(), (n_samples, 1, length), steps=sample_steps, seed=seed + 1
+        )
+        tail = hist.loss[-max(1, steps // 10) :]
+        out[name] = {
+            "audio": x,
+            "parameters": model.num_parameters(),
+            "seconds": seconds,
+            "final_loss": sum(tail) / len(tail),
+            "high_band_db": band_error_db(x, real, SR, (4000.0, SR / 2)),
+            "low_band_db": band_error_db(x, real, SR, (50.0, 1000.0)),
+            "spectrum_db": average_spectrum_db(x),
+        }
+    return out
+
+
+def _sampler_for(**kw: Any):
+    def fn(n: int, steps: int | None, sampler: str | None, seed: int) -> tuple[Any, int]:
+        return sample(n, steps, sampler, seed, **kw)
+
+    fn.__qualname__ = f"sample[{','.join(f'{k}={v}' for k, v in kw.items())}]"
+    return fn
+
+
+registry.register_recipe(
+    "drums-unet",
+    train,
+    "Class-conditional waveform U-Net (v-diffusion) on 16 kHz drum one-shots: kick, snare, "
+    "closed_hat, percussion (book mode: the shipped reference, 10-25 min on 2 CPU cores).",
+)
+registry.register_model(
+    "drums-unet", _sampler_for(), "Drum hits, the classes kick/snare/hat/percussion in turn."
+)
+registry.register_model(
+    "drums-unet-short",
+    _sampler_for(name="drums-unet-short"),
+    "The same model after a tenth of the training (the chapter's baseline).",
+)
+for _cls, _alias in (("kick", "kick"), ("snare", "snare"), ("closed_hat", "hat"),
+                     ("percussion", "percussion")):  # fmt: skip
+    registry.register_model(
+        f"drums-unet-{_alias}", _sampler_for(classes=_cls), f"Drum hits of class {_cls!r}."
+    )

@@ -1,0 +1,107 @@
+"""Tests for tutorial_lib.vdiffusion: the angle parameterisation, the loss and the v-DDIM sampler."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tutorial_lib import vdiffusion as vd
+
+
+def test_alpha_sigma_angles():
+    t = torch.linspace(0, 1, 11)
+    a, s = vd.alpha_sigma(t)
+    torch.testing.assert_close(a**2 + s**2, torch.ones(11))
+    torch.testing.assert_close(a, torch.cos(t * math.pi / 2))
+    assert float(a[0]) == 1.0 and abs(float(a[-1])) < 1e-7
+    torch.testing.assert_close(vd.alpha_bar(t), torch.cos(t * math.pi / 2) ** 2)
+
+
+def test_x0_eps_recovered_from_xt_and_v():
+    torch.manual_seed(0)
+    x0, eps, t = torch.randn(5, 2, 33), torch.randn(5, 2, 33), torch.rand(5)
+    xt = vd.noise(x0, t, eps)
+    v = vd.v_target(x0, eps, t)
+    x0_hat, eps_hat = vd.to_x0_eps(xt, v, t)
+    torch.testing.assert_close(x0_hat, x0, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(eps_hat, eps, atol=1e-5, rtol=1e-5)
+
+
+def test_v_is_the_derivative_of_xt_with_respect_to_the_angle():
+    torch.manual_seed(1)
+    x0, eps = torch.randn(1, 1, 50, dtype=torch.float64), torch.randn(1, 1, 50, dtype=torch.float64)
+    phi, h = 0.7, 1e-6
+
+    def xt(p):  # direct formula in float64
+        return math.cos(p) * x0 + math.sin(p) * eps
+
+    numeric = (xt(phi + h) - xt(phi - h)) / (2 * h)
+    v = math.cos(phi) * eps - math.sin(phi) * x0
+    torch.testing.assert_close(numeric, v, atol=1e-7, rtol=1e-7)
+    got = vd.v_target(x0.float(), eps.float(), phi / (math.pi / 2))
+    torch.testing.assert_close(got.double(), v, atol=1e-5, rtol=1e-5)
+
+
+def test_ddim_step_matches_diffusers_with_v_prediction():
+    diffusers = pytest.importorskip("diffusers")
+    n = 1000
+    s = (np.arange(n) + 1) / (n + 1)  # train step k <-> time s_k
+    abar = np.cos(s * np.pi / 2) ** 2
+    betas = 1 - abar / np.concatenate([[1.0], abar[:-1]])
+    sched = diffusers.DDIMScheduler(
+        num_train_timesteps=n, trained_betas=betas.tolist(), prediction_type="v_prediction",
+        clip_sample=False, set_alpha_to_one=True, timestep_spacing="leading",
+    )  # fmt: skip
+    sched.set_timesteps(10)
+    torch.manual_seed(0)
+    x, v = torch.randn(2, 1, 64), torch.randn(2, 1, 64)
+    k = int(sched.timesteps[3])
+    k_prev = k - n // 10
+    ref = sched.step(v, k, x, eta=0.0).prev_sample
+    ours = vd.ddim_step(x, v, float(s[k]), float(s[k_prev]))
+    torch.testing.assert_close(ours, ref, atol=1e-4, rtol=1e-4)
+
+
+def test_sampler_with_an_oracle_returns_the_data_point():
+    target = torch.sin(torch.linspace(0, 20, 128)).reshape(1, 1, -1) * 0.8
+
+    def oracle(xt, t):  # the exact v for a data set of one clip
+        a, s = vd.alpha_sigma(t[:, None, None])
+        eps = (xt - a * target) / s.clamp_min(1e-12)
+        return a * eps - s * target
+
+    for steps, rho in ((1, 1.0), (3, 1.0), (25, 1.0), (10, 3.0)):
+        out = vd.sample(oracle, (2, 1, 128), steps=steps, seed=0, device="cpu", rho=rho)
+        torch.testing.assert_close(out, target.expand(2, 1, 128), atol=1e-4, rtol=1e-4)
+
+
+def test_sampler_is_deterministic_given_seed_and_guidance_one_is_plain():
+    from tutorial_lib.models.unet1d import UNet1d
+
+    torch.manual_seed(0)
+    m = UNet1d(channels=(8, 8), emb_dim=8, kernel_size=3, classes=("a", "b")).eval()
+    for p in m.parameters():
+        torch.nn.init.normal_(p, std=0.1)
+    a = vd.sample(m, (2, 1, 32), steps=4, seed=3, class_labels=["a", "b"])
+    b = vd.sample(m, (2, 1, 32), steps=4, seed=3, class_labels=["a", "b"], guidance=1.0)
+    c = vd.sample(m, (2, 1, 32), steps=4, seed=3, class_labels=["a", "b"], guidance=3.0)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert a.abs().max() <= 1.0
+
+
+def test_loss_fn_and_bad_inputs():
+    fn = vd.make_loss_fn(conditional=True)
+    with pytest.raises(ValueError, match="label"):
+        fn(lambda x, t, y=None: x, torch.zeros(2, 1, 8))
+    with pytest.raises(ValueError, match="x0"):
+        vd.loss(lambda x, t: x, torch.zeros(2, 8))
+    with pytest.raises(ValueError, match="shape"):
+        vd.sample(lambda x, t: x, None, steps=2)
+    # a model that always predicts v = 0 has loss E[v^2] = E[a^2 eps^2 + s^2 x0^2] = 1/2 + 1/2 E[x0^2]
+    torch.manual_seed(0)
+    x0 = torch.full((4000, 1, 4), 0.5)
+    val = vd.loss(lambda x, t: torch.zeros_like(x), x0).item()
+    assert abs(val - (0.5 + 0.5 * 0.25)) < 0.02
