@@ -147,6 +147,24 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_registered(entries: dict[str, str], empty_message: str) -> int:
+    """``--list``: one ``name<TAB>description`` line per registered entry."""
+    if not entries:
+        print(empty_message)
+    for name, description in entries.items():
+        print(f"{name}\t{description}")
+    return 0
+
+
+def _check_registered(name: str | None, entries: dict[str, str], kind: str, command: str) -> None:
+    """A missing or unknown model/recipe name is an error that lists the valid names."""
+    if name is None:
+        raise CLIError(f"which {kind}? List them with: {PROG} {command} --list")
+    if name not in entries:
+        valid = ", ".join(entries) if entries else "none are registered yet"
+        raise CLIError(f"unknown {kind} {name!r}. Valid {kind}s: {valid}.")
+
+
 # --------------------------------------------------------------------------------------------
 # sample
 # --------------------------------------------------------------------------------------------
@@ -154,23 +172,13 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     from . import audio, registry
 
     if args.list:
-        models = registry.models()
-        if not models:
-            print(
-                "No models are registered yet. Models register themselves with "
-                "tutorial_lib.registry.register_model(name, sample_fn, description) when the "
-                "module that defines them is imported."
-            )
-            return 0
-        for name, description in models.items():
-            print(f"{name}\t{description}")
-        return 0
-    if args.model is None:
-        raise CLIError(f"which model? List them with: {PROG} sample --list")
-    models = registry.models()
-    if args.model not in models:
-        valid = ", ".join(models) if models else "none are registered yet"
-        raise CLIError(f"unknown model {args.model!r}. Valid models: {valid}.")
+        return _print_registered(
+            registry.models(),
+            "No models are registered yet. Models register themselves with "
+            "tutorial_lib.registry.register_model(name, sample_fn, description) when the "
+            "module that defines them is imported.",
+        )
+    _check_registered(args.model, registry.models(), "model", "sample")
     if args.out is None:
         raise CLIError("--out DIR is required (the folder for the WAV files).")
     out = _out_dir(args.out)
@@ -293,19 +301,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from . import config, registry
 
     if args.list:
-        recipes = registry.recipes()
-        if not recipes:
-            print("No training recipes are registered yet.")
-            return 0
-        for name, description in recipes.items():
-            print(f"{name}\t{description}")
-        return 0
-    if args.recipe is None:
-        raise CLIError(f"which recipe? List them with: {PROG} train --list")
-    recipes = registry.recipes()
-    if args.recipe not in recipes:
-        valid = ", ".join(recipes) if recipes else "none are registered yet"
-        raise CLIError(f"unknown recipe {args.recipe!r}. Valid recipes: {valid}.")
+        return _print_registered(registry.recipes(), "No training recipes are registered yet.")
+    _check_registered(args.recipe, registry.recipes(), "recipe", "train")
     mode = args.mode or config.mode()
     out = Path(args.out) if args.out else Path("runs") / args.recipe
     path = registry.run_recipe(args.recipe, mode, out, resume=args.resume)
