@@ -64,3 +64,14 @@ def test_number_int_choice_checks():
         v.check_number(float("nan"), "beta")
     with pytest.raises(ValueError, match=r"kind: unknown value 'mell'.*Did you mean 'mel'"):
         v.check_choice("mell", "kind", ["mel", "linear"])
+
+
+def test_check_subset():
+    assert v.check_subset(None, "classes", ["kick", "snare"]) == ("kick", "snare")
+    assert v.check_subset(["snare"], "classes", ["kick", "snare"]) == ("snare",)
+    with pytest.raises(ValueError, match=r"classes: expected a non-empty list.*classes=\['kick'\]"):
+        v.check_subset([], "classes", ["kick", "snare"])
+    with pytest.raises(ValueError, match="non-empty list"):
+        v.check_subset("kick", "classes", ["kick", "snare"])
+    with pytest.raises(ValueError, match="Did you mean 'snare'"):
+        v.check_subset(["snair"], "classes", ["kick", "snare"])

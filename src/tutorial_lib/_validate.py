@@ -24,6 +24,7 @@ __all__ = [
     "check_int",
     "check_number",
     "check_sample_rate",
+    "check_subset",
     "describe",
 ]
 
@@ -210,3 +211,20 @@ def check_choice(value: Any, name: str, choices: Iterable[str] | Sequence[str]) 
             f"{name}: unknown value {value!r}. Valid values: {', '.join(map(repr, choices))}.{hint}"
         )
     return value
+
+
+def check_subset(
+    values: Iterable[str] | None, name: str, choices: Sequence[str]
+) -> tuple[str, ...]:
+    """A non-empty selection from ``choices`` (``None``: all of them), as a tuple.
+
+    Each value is checked with :func:`check_choice`, so a typo lists the valid names.
+    """
+    if values is None:
+        return tuple(choices)
+    if isinstance(values, str) or len(values := tuple(values)) == 0:
+        raise ValueError(
+            f"{name}: expected a non-empty list of names from {tuple(choices)}, got {values!r}. "
+            f"Fix: e.g. {name}=[{choices[0]!r}]."
+        )
+    return tuple(check_choice(v, name, choices) for v in values)

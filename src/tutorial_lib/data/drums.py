@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import check_int, check_number, check_sample_rate
+from .._validate import check_int, check_number, check_sample_rate, check_subset
 from . import synth
 from ._base import ClipDataset, build_cached, check_channels, check_split, clip_rng, progress_bar
 
@@ -168,16 +168,7 @@ def drums(
     channels = check_channels(channels)
     seed = check_int(seed, "seed", min_value=0)
     parametric_fraction = check_number(parametric_fraction, "parametric_fraction", low=0, high=1)
-    if classes is None:
-        classes = DRUM_CLASSES
-    if isinstance(classes, str) or len(classes) == 0:
-        raise ValueError(
-            f"classes: expected a non-empty list of class names, got {classes!r}. "
-            f"Fix: e.g. classes=['kick', 'snare']."
-        )
-    from .._validate import check_choice
-
-    classes = tuple(check_choice(c, "classes", DRUM_CLASSES) for c in classes)
+    classes = check_subset(classes, "classes", DRUM_CLASSES)
     used = synth.resolve_backend(backend, "tl.data.drums")
     frac = 1.0 if used == "parametric" else parametric_fraction
     spec = dict(

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validate import check_int, check_number, check_sample_rate
+from .._validate import check_int, check_number, check_sample_rate, check_subset
 from . import synth
 from ._base import ClipDataset, build_cached, check_channels, check_split, clip_rng, progress_bar
 from .drums import DRUM_KITS, DRUM_NOTES
@@ -316,7 +316,6 @@ def midi(
 
     Introduced in: book/appendix/A_01_metrics.ipynb
     """
-    from .._validate import check_choice
 
     n = check_int(n, "n", min_value=1)
     split = check_split(split)
@@ -326,10 +325,7 @@ def midi(
     seconds = check_number(seconds, "seconds", low=0.5, high=60.0)
     channels = check_channels(channels)
     seed = check_int(seed, "seed", min_value=0)
-    styles = MIDI_STYLES if styles is None else tuple(styles)
-    if len(styles) == 0:
-        raise ValueError(f"styles: expected a non-empty subset of {MIDI_STYLES}, got ().")
-    styles = tuple(check_choice(s, "styles", MIDI_STYLES) for s in styles)
+    styles = check_subset(styles, "styles", MIDI_STYLES)
     length = int(round(seconds * sr))
     used = synth.resolve_backend(backend, "tl.data.midi")
     spec = dict(

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validate import check_choice, check_int, check_sample_rate
+from .._validate import check_choice, check_int, check_sample_rate, check_subset
 from . import synth
 from ._base import ClipDataset, build_cached, check_split, clip_rng, progress_bar, split_of
 
@@ -166,14 +166,7 @@ def notes(
     check_choice(framing, "framing", tuple(FRAMINGS))
     check_choice(label_by, "label_by", ("family", "instrument", "pitch", "velocity"))
     seed = check_int(seed, "seed", min_value=0)
-    if families is None:
-        families = NOTE_FAMILIES
-    if isinstance(families, str) or len(families) == 0:
-        raise ValueError(
-            f"families: expected a non-empty list of family names, got {families!r}. "
-            f"Fix: e.g. families=['guitar']."
-        )
-    families = tuple(check_choice(f, "families", NOTE_FAMILIES) for f in families)
+    families = check_subset(families, "families", NOTE_FAMILIES)
     programs = [p for f in families for p in INSTRUMENTS[f]]
     if instruments is not None:
         wanted = [check_int(p, "instruments", min_value=0, max_value=127) for p in instruments]
