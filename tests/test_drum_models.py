@@ -57,3 +57,41 @@ def test_reference_loads_and_samples():
     a, _ = registry.sample("drums-unet-kick", 1, steps=2, seed=1)
     b, _ = dm.sample(1, steps=2, seed=1, classes="kick")
     assert torch.equal(a, b)
+
+
+@pytest.mark.skipif(not _have_reference("drums-unet"), reason="reference checkpoint not shipped")
+def test_sample_uses_the_models_sampler_settings():
+    from tutorial_lib import vdiffusion
+
+    assert dm.SAMPLING["rho"] > 1 and dm.SAMPLING["guidance"] > 1
+    x, _ = dm.sample(2, steps=3, seed=4, classes=["kick", "closed_hat"])
+    noise = torch.randn(2, 1, dm.LENGTH, generator=torch.Generator().manual_seed(4))
+    kw = dict(steps=3, class_labels=["kick", "closed_hat"], x_init=noise)
+    want = vdiffusion.sample(
+        dm.load(), rho=dm.SAMPLING["rho"], guidance=dm.SAMPLING["guidance"], **kw
+    )
+    torch.testing.assert_close(x, want.clamp(-1, 1))
+    plain, _ = dm.sample(2, steps=3, seed=4, classes=["kick", "closed_hat"], rho=1, guidance=1)
+    torch.testing.assert_close(plain, vdiffusion.sample(dm.load(), **kw).clamp(-1, 1))
+    assert not torch.allclose(x, plain)
+    # unconditional samples need no guidance (there is no conditional prediction to push to)
+    u, _ = dm.sample(1, steps=2, seed=0, classes=None)
+    torch.testing.assert_close(u, vdiffusion.sample(dm.load(), (1, 1, dm.LENGTH), steps=2, seed=0,
+                                                    rho=dm.SAMPLING["rho"]).clamp(-1, 1))  # fmt: skip
+
+
+@pytest.mark.skipif(not _have_reference("drums-unet"), reason="reference checkpoint not shipped")
+def test_shipped_scores_back_the_chapters_claims():
+    """The registry numbers the chapter prints: the reference must beat the untrained and the
+    10x shorter model on FD and KID and produce the asked class most of the time."""
+    ref, short = ck.reference("drums-unet"), ck.reference("drums-unet-short")
+    m = ref.metric
+    assert short.steps * 10 == ref.steps == dm.train_settings("book")["steps"]
+    assert m["fd"] < m["fd_short"] < m["fd_untrained"]
+    assert m["kid"] < m["kid_short"] < m["kid_untrained"]
+    assert m["class_accuracy"] > 0.5 and m["class_accuracy"] > m["class_accuracy_untrained"]
+    assert (m["sampler_rho"], m["sampler_guidance"]) == (
+        dm.SAMPLING["rho"],
+        dm.SAMPLING["guidance"],
+    )
+    assert m["sampler_steps"] == dm.SAMPLING["steps"]
