@@ -164,7 +164,9 @@ def train(mode: str, out_dir: Path, resume: bool = False) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     short_path = out_dir / "drums-unet-short.safetensors"
     final_path = out_dir / "drums-unet.safetensors"
-    model = build()
+    with torch.random.fork_rng():  # the initial weights depend on the seed alone
+        torch.manual_seed(s["seed"])
+        model = build()
     trainer = _trainer(model, s, out_dir / "ckpt", CONFIG)
     meta = {"recipe": "drums-unet", "mode": mode, **{f"setting_{k}": v for k, v in s.items()}}
     if not (resume and short_path.exists()):

@@ -377,7 +377,9 @@ def train_drums(
     check_choice(objective, "objective", ("ddpm", "rf"))
     cfg = drum_training(mode)
     x = drum_data(DRUMS["n_train"] if mode != "fast" else 256)
-    model = SmallConv1d(**drum_model_config())
+    with torch.random.fork_rng():  # the initial weights depend on the seed alone
+        torch.manual_seed(cfg["seed"])
+        model = SmallConv1d(**drum_model_config())
     alpha_bars = drum_alpha_bars()
 
     def loss_fn(net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
