@@ -372,3 +372,12 @@ def test_load_or_train_bad_args(tmp_path):
         ck.load_or_train("x", "net", print, config={}, weights_dir=tmp_path)
     with pytest.raises(TypeError, match="config"):
         ck.load_or_train("x", make_net(), print, config=[1], weights_dir=tmp_path)
+
+
+def test_load_message_lists_the_plain_metrics_first():
+    metric = {f"fd_{k}": 1.0 for k in "abcdefgh"} | {"fd": 2.0, "class_accuracy": 0.5}
+    text = ck._format_metric(metric, "drums", most=3)
+    assert text.startswith("fd=2, class_accuracy=0.5, fd_a=1, ... (7 more")
+    assert "tl.checkpoints.reference('drums').metric" in text
+    assert ck._format_metric({"final_loss": 0.25}, "x") == "final_loss=0.25"
+    assert ck._format_metric({}, "x") == "none recorded"

@@ -665,10 +665,17 @@ def reference(name: str, *, weights_dir: str | os.PathLike | None = None) -> Ref
     return entries[name]
 
 
-def _format_metric(metric: Mapping[str, Any]) -> str:
-    parts = []
-    for k, v in metric.items():
-        parts.append(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}")
+def _format_metric(metric: Mapping[str, Any], name: str, most: int = 6) -> str:
+    """``most`` metrics as ``k=v``, plainest names first (``fd`` before ``fd_short``); the
+    rest are counted, not listed."""
+    keys = sorted(metric, key=lambda k: (k.count("_"), k))
+    parts = [
+        f"{k}={metric[k]:.4g}" if isinstance(metric[k], float) else f"{k}={metric[k]}" for k in keys
+    ]
+    if len(parts) > most:
+        parts = parts[:most] + [
+            f"... ({len(parts) - most} more in tl.checkpoints.reference({name!r}).metric)"
+        ]
     return ", ".join(parts) if parts else "none recorded"
 
 
@@ -759,7 +766,7 @@ def load_or_train(
     size_mb = ref.path.stat().st_size / 1e6
     print(
         f"Loaded reference checkpoint {name!r}: {ref.steps:,} training steps (recipe "
-        f"{ref.recipe!r}), metrics: {_format_metric(ref.metric)} [{ref.file}, {size_mb:.1f} MB]."
+        f"{ref.recipe!r}), metrics: {_format_metric(ref.metric, name)} [{ref.file}, {size_mb:.1f} MB]."
     )
     return model
 
