@@ -101,7 +101,11 @@ def main() -> None:
         _register(tl, paths, scores)
 
 
-def _register(tl: Any, paths: dict[str, Path], scores: dict[str, Any]) -> None:
+def _register(
+    tl: Any, paths: dict[str, Path], scores: dict[str, Any], weights_dir: Path | None = None
+) -> None:
+    """Add both checkpoints to the registry (the package's, or ``weights_dir``) with the scores."""
+
     def flat(r: dict[str, Any], suffix: str = "") -> dict[str, float]:
         out = {f"{k}{suffix}": r[k] for k in ("fd", "kid", "class_accuracy")}
         out.update({f"class_accuracy_{c}{suffix}": v for c, v in r["per_class"].items()})
@@ -137,7 +141,7 @@ def _register(tl: Any, paths: dict[str, Path], scores: dict[str, Any]) -> None:
         )
         ref = tl.checkpoints.add_reference(
             paths[name], name, recipe="drums-unet", steps=steps, metric=metric,
-            description=description,
+            description=description, weights_dir=weights_dir,
         )  # fmt: skip
         print(f"registered {ref.name}: {ref.steps} steps, {ref.file}")
 

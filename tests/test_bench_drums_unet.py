@@ -1,0 +1,68 @@
+"""benchmarks/bench_drums_unet.py writes the registry numbers chapter 3 reads: check its keys."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+
+import tutorial_lib as tl
+from tutorial_lib import drum_models as dm
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "benchmarks/bench_drums_unet.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _row(fd: float, acc: float) -> dict:
+    return {
+        "fd": fd, "fd_floor": 4.0, "kid": fd / 10, "kid_floor": 0.0, "fd_ratio": fd / 4,
+        "class_accuracy": acc, "real_accuracy": 0.9,
+        "per_class": {c: acc for c in dm.CLASSES},
+    }  # fmt: skip
+
+
+def test_register_writes_what_the_chapter_reads(tmp_path):
+    bench = _bench()
+    net = dm.build()
+    paths = {}
+    for name, steps in (("drums-unet", 60), ("drums-unet-short", 6)):
+        paths[name] = tl.checkpoints.save(
+            tmp_path / f"{name}.safetensors", net, config=dm.CONFIG,
+            metadata={"steps": steps, "final_loss": 0.1}, dtype=torch.float16,
+        )  # fmt: skip
+    grid = {f"rho{r:g}_w{w:g}": _row(100 * r + w, 0.1 * r + 0.01 * w) for r, w in bench.GRID}
+    scores = {
+        "sampling": dict(dm.SAMPLING),
+        "n_clips": 8,
+        "models": {"untrained": _row(900, 0.25), "short": _row(90, 0.3), "reference": _row(9, 0.8)},
+        "reference_sampler_grid": grid,
+    }
+    wdir = tmp_path / "weights"
+    bench._register(tl, paths, scores, weights_dir=wdir)
+    ref = tl.checkpoints.reference("drums-unet", weights_dir=wdir)
+    short = tl.checkpoints.reference("drums-unet-short", weights_dir=wdir)
+    assert (ref.steps, short.steps) == (60, 6)
+    m = ref.metric
+    # every key chapter 3 prints (Section 5's tables)
+    for sfx in ("", "_short", "_untrained"):
+        for key in ("fd", "kid", "class_accuracy", *(f"class_accuracy_{c}" for c in dm.CLASSES)):
+            assert key + sfx in m, key + sfx
+    for key in ("n_clips", "sampler_steps", "sampler_rho", "sampler_guidance", "fd_floor",
+                "kid_floor", "real_accuracy", "final_loss"):  # fmt: skip
+        assert key in m, key
+    for rho in (1, 3):
+        for w in (1, 3):
+            assert f"fd_rho{rho}_w{w}" in m and f"class_accuracy_rho{rho}_w{w}" in m
+    assert (
+        m["fd"] == 9
+        and m["fd_short"] == 90
+        and m["class_accuracy_rho3_w1"] == grid["rho3_w1"]["class_accuracy"]
+    )
+    assert short.metric["fd"] == 90 and "fd_short" not in short.metric
