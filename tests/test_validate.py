@@ -75,3 +75,20 @@ def test_check_subset():
         v.check_subset("kick", "classes", ["kick", "snare"])
     with pytest.raises(ValueError, match="Did you mean 'snare'"):
         v.check_subset(["snair"], "classes", ["kick", "snare"])
+
+
+def test_check_batch():
+    check_batch = v.check_batch
+    check_batch(torch.zeros(2, 1, 8), "x")
+    with pytest.raises(TypeError, match=r"x: expected a torch tensor.*Fix: torch.as_tensor"):
+        check_batch(np.zeros((2, 8)), "x")
+    with pytest.raises(TypeError, match=r"z: expected noise.*Fix: z = randn"):
+        check_batch([0.0], "z", what="noise", fix="z = randn")
+    with pytest.raises(TypeError, match=r"Fix: x.float\(\)"):
+        check_batch(torch.zeros(2, 8, dtype=torch.int64), "x")
+    with pytest.raises(ValueError, match=r"batch axis first.*x\[None\]"):
+        check_batch(torch.zeros(8), "x")
+    bad = torch.tensor([[0.0, float("nan")]])
+    check_batch(bad, "x")  # finiteness is only checked on request
+    with pytest.raises(ValueError, match="x: holds 1 NaN"):
+        check_batch(bad, "x", finite=True)

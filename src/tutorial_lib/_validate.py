@@ -19,6 +19,7 @@ import numpy as np
 
 __all__ = [
     "check_audio",
+    "check_batch",
     "check_choice",
     "check_finite",
     "check_int",
@@ -61,6 +62,31 @@ def check_finite(x: Any, name: str) -> None:
             f"{int(np.prod(x.shape))}. Fix: find where they came from (a diverged model, a "
             f"division by zero) or replace them, e.g. torch.nan_to_num({name})."
         )
+
+
+def check_batch(
+    x: Any, name: str, *, what: str = "a torch tensor", fix: str | None = None, finite: bool = False
+) -> None:
+    """``x`` is a floating-point torch tensor with the batch axis first, ``(B, ...)``.
+
+    ``what`` and ``fix`` word the error for a non-tensor; ``finite`` also refuses NaN/Inf.
+    """
+    import torch
+
+    if not isinstance(x, torch.Tensor):
+        fix = fix or f"torch.as_tensor({name}, dtype=torch.float32)"
+        raise TypeError(f"{name}: expected {what}, got {describe(x)}. Fix: {fix}.")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{name}: expected a floating-point tensor, got {describe(x)}. Fix: {name}.float()."
+        )
+    if x.ndim < 2:
+        raise ValueError(
+            f"{name}: expected a batch with the batch axis first, (B, ...) e.g. (B, C, T) audio "
+            f"or (B, 2) points, got {describe(x)}. Fix: add a batch axis, {name}[None]."
+        )
+    if finite:
+        check_finite(x, name)
 
 
 def check_audio(

@@ -46,7 +46,7 @@ from typing import Any
 
 import torch
 
-from ._validate import check_choice, check_int, check_number, describe
+from ._validate import check_batch, check_choice, check_int, check_number, describe
 
 __all__ = [
     "PREDICTIONS",
@@ -77,23 +77,6 @@ Model = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 # --------------------------------------------------------------------------------------------
 # Checks (private)
 # --------------------------------------------------------------------------------------------
-
-
-def _check_batch(x: Any, name: str) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(
-            f"{name}: expected a torch tensor, got {describe(x)}. "
-            f"Fix: torch.as_tensor({name}, dtype=torch.float32)."
-        )
-    if not x.is_floating_point():
-        raise TypeError(
-            f"{name}: expected a floating-point tensor, got {describe(x)}. Fix: {name}.float()."
-        )
-    if x.ndim < 2:
-        raise ValueError(
-            f"{name}: expected a batch with the batch axis first, (B, ...) e.g. (B, C, T) audio "
-            f"or (B, 2) points, got {describe(x)}. Fix: add a batch axis, {name}[None]."
-        )
 
 
 def _same_shape(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
@@ -222,8 +205,8 @@ def convert(
     """
     check_choice(source, "source", PREDICTIONS)
     check_choice(target, "target", PREDICTIONS)
-    _check_batch(xt, "xt")
-    _check_batch(pred, "pred")
+    check_batch(xt, "xt")
+    check_batch(pred, "pred")
     _same_shape(xt, pred, "xt", "pred")
     a, s = _coefs(alpha_bar_t, xt)
     x, p = xt.double(), pred.double()
@@ -266,8 +249,8 @@ def ddpm_target(
     Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
     """
     check_choice(prediction, "prediction", PREDICTIONS)
-    _check_batch(x0, "x0")
-    _check_batch(eps, "eps")
+    check_batch(x0, "x0")
+    check_batch(eps, "eps")
     _same_shape(x0, eps, "x0", "eps")
     if prediction == "eps":
         return eps
@@ -319,7 +302,7 @@ def ddpm_loss(
     Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
     """
     check_choice(prediction, "prediction", PREDICTIONS)
-    _check_batch(x0, "x0")
+    check_batch(x0, "x0")
     abars = torch.as_tensor(alpha_bars, dtype=torch.float64).cpu()
     if abars.ndim != 1 or abars.numel() < 1:
         raise ValueError(f"alpha_bars: expected a 1-D schedule (N,), got {describe(alpha_bars)}.")
@@ -377,8 +360,8 @@ def rf_target(x0: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
 
     Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
     """
-    _check_batch(x0, "x0")
-    _check_batch(noise, "noise")
+    check_batch(x0, "x0")
+    check_batch(noise, "noise")
     _same_shape(x0, noise, "x0", "noise")
     return x0 - noise
 
@@ -388,7 +371,7 @@ def rf_x0_from_v(xt: torch.Tensor, v: torch.Tensor, t: Any) -> torch.Tensor:
 
     Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
     """
-    _check_batch(xt, "xt")
+    check_batch(xt, "xt")
     _same_shape(xt, v, "xt", "v")
     tt = _per_sample(t, xt, "t", low=0.0, high=1.0)
     return _out(xt.double() + tt * v.double(), xt)
@@ -399,7 +382,7 @@ def rf_eps_from_v(xt: torch.Tensor, v: torch.Tensor, t: Any) -> torch.Tensor:
 
     Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
     """
-    _check_batch(xt, "xt")
+    check_batch(xt, "xt")
     _same_shape(xt, v, "xt", "v")
     tt = _per_sample(t, xt, "t", low=0.0, high=1.0)
     return _out(xt.double() - (1 - tt) * v.double(), xt)
@@ -429,7 +412,7 @@ def rf_loss(
     Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
     """
     check_choice(times, "times", RF_TIMES)
-    _check_batch(x0, "x0")
+    check_batch(x0, "x0")
     b = x0.shape[0]
     if t is None:
         t = sample_rf_times(b, times, device=x0.device)

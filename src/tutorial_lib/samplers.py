@@ -50,7 +50,7 @@ from typing import Any
 import torch
 
 from . import objectives
-from ._validate import check_choice, check_int, check_number, describe
+from ._validate import check_batch, check_choice, check_int, check_number, describe
 
 __all__ = [
     "SAMPLERS",
@@ -147,20 +147,8 @@ def _check_model(model: Any) -> None:
 
 
 def _check_noise(x: Any, name: str) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(
-            f"{name}: expected a torch tensor of starting noise (B, ...), got {describe(x)}. "
-            f"Fix: {name} = torch.randn(B, C, T)."
-        )
-    if not x.is_floating_point():
-        raise TypeError(f"{name}: expected a floating-point tensor, got {describe(x)}.")
-    if x.ndim < 2:
-        raise ValueError(
-            f"{name}: expected a batch with the batch axis first, (B, ...) e.g. (B, C, T) "
-            f"audio or (B, 2) points, got {describe(x)}. Fix: add a batch axis, {name}[None]."
-        )
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name}: holds NaN or Inf values.")
+    check_batch(x, name, what="a torch tensor of starting noise (B, ...)",
+                fix=f"{name} = torch.randn(B, C, T)", finite=True)  # fmt: skip
 
 
 def _check_alpha_bars(alpha_bars: Any) -> torch.Tensor:
