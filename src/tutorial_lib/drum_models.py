@@ -303,7 +303,10 @@ def evaluate(
     n_per_class = check_int(n_per_class, "n_per_class", min_value=2)
     n = n_per_class * len(CLASSES)
     requested = np.arange(n) % len(CLASSES)
-    train_ds, test_ds, val_ds = dataset(n_train), dataset(n, "test"), dataset(n, "validation")
+    train_ds, test_ds = dataset(n_train), dataset(n, "test")
+    # the real sets are embedded once, not once per model
+    e_train, e_test = metrics.embed(train_ds), metrics.embed(test_ds)
+    e_val = metrics.embed(dataset(n, "validation"))
     out: dict[str, dict[str, Any]] = {}
     for label, model in models.items():
         model = model.eval()
@@ -311,8 +314,12 @@ def evaluate(
             model, (n, 1, LENGTH), class_labels=list(requested), seed=seed,
             **_sampling(steps=steps, rho=rho, guidance=guidance),
         )  # fmt: skip
-        ev = metrics.evaluate(test_ds, x, sr=SR, reference=val_ds, seed=seed)
-        cc = metrics.class_check(x, requested, train=train_ds, test=test_ds, sr=SR)
+        e_fake = metrics.embed(x, SR)
+        ev = metrics.evaluate(e_test, e_fake, reference=e_val, seed=seed)
+        cc = metrics.class_check(
+            e_fake, requested, train=e_train, train_labels=train_ds.labels, test=e_test,
+            test_labels=test_ds.labels, classes=CLASSES,
+        )  # fmt: skip
         out[label] = {
             "fd": float(ev["fd"].value),
             "fd_floor": float(ev["fd_floor"].value),
