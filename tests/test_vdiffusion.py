@@ -105,3 +105,13 @@ def test_loss_fn_and_bad_inputs():
     x0 = torch.full((4000, 1, 4), 0.5)
     val = vd.loss(lambda x, t: torch.zeros_like(x), x0).item()
     assert abs(val - (0.5 + 0.5 * 0.25)) < 0.02
+
+
+def test_sample_times():
+    even = vd.sample_times(4)
+    torch.testing.assert_close(even, torch.tensor([1.0, 0.75, 0.5, 0.25, 0.0], dtype=torch.float64))
+    packed = vd.sample_times(4, rho=3.0)
+    torch.testing.assert_close(packed, even**3)
+    assert (packed[1:-1] < even[1:-1]).all()  # rho > 1 moves the steps towards t = 0
+    with pytest.raises(ValueError, match="rho"):
+        vd.sample_times(4, rho=0.5)

@@ -42,6 +42,7 @@ __all__ = [
     "make_loss_fn",
     "noise",
     "sample",
+    "sample_times",
     "to_x0_eps",
     "v_target",
 ]
@@ -189,6 +190,18 @@ def ddim_step(xt: torch.Tensor, v: torch.Tensor, t: Any, t_next: Any) -> torch.T
 
 
 @torch.no_grad()
+def sample_times(steps: int, rho: float = 1.0) -> torch.Tensor:
+    """The sampler's times ``t_i = (1 - i / steps) ** rho``, ``i = 0..steps``: from 1 to 0.
+
+    ``rho = 1`` spaces them evenly; ``rho > 1`` puts more of them near ``t = 0``.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    steps = check_int(steps, "steps", min_value=1)
+    rho = check_number(rho, "rho", low=1.0)
+    return torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64) ** rho
+
+
 def sample(
     model: Any,
     shape: tuple[int, int, int] | None = None,
@@ -247,7 +260,7 @@ def sample(
             raise ValueError(f"x_init: expected a tensor (B, C, T), got {describe(x_init)}.")
         x = x_init.to(device).float()
     b = x.shape[0]
-    times = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64) ** rho
+    times = sample_times(steps, rho)
     it = range(steps)
     if progress:
         from .config import progress as progress_bar
