@@ -24,11 +24,12 @@ help:
 setup: $(STAMP)
 
 # The stamp is rebuilt when the dependency list changes.
-$(STAMP): pyproject.toml scripts/install-torch.sh
+$(STAMP): pyproject.toml requirements-nodeps.txt scripts/install-torch.sh
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	scripts/install-torch.sh $(PY)
 	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@touch $(STAMP)
 

@@ -28,11 +28,11 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    ok, _ = tl.data.fluidsynth_available()
+    ok, _ = tl.data.soundfont_available()
     return (
         f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"torch {torch.__version__} ({torch.get_num_threads()} threads), "
-        f"FluidSynth {'available' if ok else 'missing'}"
+        f"SoundFont renderer {tl.data.renderer_id() if ok else 'missing'}"
     )
 
 

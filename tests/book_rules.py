@@ -68,8 +68,15 @@ def repository_url(book: Path = BOOK) -> str:
     return load_yaml(book / "_config.yml")["repository"]["url"]
 
 
+def nodeps_requirements(root: Path = ROOT) -> list[str]:
+    """The pinned packages of requirements-nodeps.txt (installed with ``pip --no-deps``)."""
+    lines = (root / "requirements-nodeps.txt").read_text(encoding="utf-8").splitlines()
+    return [line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()]
+
+
 def bootstrap_source(repo_url: str) -> str:
     """The first cell of every notebook: installs the library in Colab, nothing elsewhere."""
+    nodeps = ", ".join(f'"{r}"' for r in nodeps_requirements())
     return (
         "# Colab bootstrap: installs this book's library in Google Colab (hidden in the book).\n"
         "import sys\n"
@@ -78,7 +85,7 @@ def bootstrap_source(repo_url: str) -> str:
         "    import subprocess\n"
         "\n"
         f'    REPO = "{repo_url}"\n'
-        '    subprocess.run("apt-get -qq install -y libfluidsynth3 > /dev/null", shell=True)\n'
+        f'    subprocess.run(["pip", "install", "-q", "--no-deps", {nodeps}], check=True)\n'
         '    subprocess.run(["pip", "install", "-q", f"tutorial-lib @ git+{REPO}"], check=True)'
     )
 
@@ -237,7 +244,7 @@ def environment_dependencies(root: Path = ROOT) -> tuple[set[str], set[str]]:
         else:
             python_pkgs.add(_name(dep))
     python_pkgs = {CONDA_TO_PYPI.get(n, n) for n in python_pkgs}
-    system = {"python", "pip", "fluidsynth", "nodejs"}
+    system = {"python", "pip", "nodejs"}
     return python_pkgs - system, python_pkgs & system
 
 

@@ -12,7 +12,6 @@ import torch
 import tutorial_lib as tl
 from tutorial_lib.data import synth
 
-HAS_FLUIDSYNTH = synth.fluidsynth_available()[0]
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +45,7 @@ def test_drums_items_shapes_labels_and_loader():
     assert np.bincount(ds.labels).tolist() == [3] * 7  # balanced
     batch = next(iter(torch.utils.data.DataLoader(ds, batch_size=5)))
     assert batch["audio"].shape == (5, 1, 4096) and batch["label"].shape == (5,)
-    assert set(batch["source"]) <= {"fluidsynth", "parametric"}
+    assert set(batch["source"]) <= {"soundfont", "parametric"}
 
 
 def test_drums_deterministic_prefix_and_cached(tmp_path):
@@ -79,20 +78,54 @@ def test_drums_stereo_tiny_audio_diffusion_format():
     assert ds.sr == 44100 and ds.tensors().shape == (7, 2, 32768)
 
 
-@pytest.mark.skipif(not HAS_FLUIDSYNTH, reason="FluidSynth is not installed")
-def test_drums_use_fluidsynth_when_available():
+def test_drums_use_the_soundfont_renderer_and_record_it():
+    # make installs tinysoundfont (requirements-nodeps.txt): the real instruments are a promise
+    ok, reason = synth.soundfont_available()
+    assert ok, f"the SoundFont renderer should be installed by make: {reason}"
     ds = tl.data.drums(20, length=2048, parametric_fraction=0.0)
-    assert ds.backend == "fluidsynth"
+    assert ds.backend == "soundfont" and {m["source"] for m in ds.meta} == {"soundfont"}
+    assert ds.renderer == synth.renderer_id() and ds.renderer.startswith("tinysoundfont-0.3.7+")
+    assert "TimGM6mb.sf2" in ds.renderer and "renderer=" in repr(ds)
     assert {m["kit"] for m in ds.meta} <= set(tl.data.DRUM_KITS.values())
+    assert float(ds.tensors().abs().amax(-1).min()) > 0.3  # no silent hit (a kit missing a note)
+
+
+def test_two_renderers_never_share_a_cache_entry(monkeypatch):
+    a = tl.data.drums(6, length=2048)
+    monkeypatch.setattr(synth, "renderer_id", lambda: "tinysoundfont-9.9.9+other.sf2:1")
+    b = tl.data.drums(6, length=2048)
+    assert b.renderer == "tinysoundfont-9.9.9+other.sf2:1"
+    assert a.cache_path != b.cache_path
+    monkeypatch.setenv("TUTORIAL_NO_SOUNDFONT", "1")
+    with pytest.warns(tl.data.SoundFontMissingWarning):
+        c = tl.data.drums(6, length=2048)
+    assert c.renderer == "parametric" and c.cache_path not in (a.cache_path, b.cache_path)
+
+
+def test_soundfont_notes_are_in_tune_and_independent_of_history():
+    r = synth.renderer(16000)
+    a4 = r.note(0, 69, 100, hold=8000, length=16000).mean(0)  # piano, A4
+    spectrum = np.abs(np.fft.rfft(a4[2000:10000] * np.hanning(8000)))
+    f_peak = np.argmax(spectrum) * 16000 / 8000
+    assert abs(f_peak - 440.0) <= 4.0, f_peak  # the fundamental, within a bin
+    first = r.note(0, 36, 100, hold=512, length=4096, drum=True)
+    r.note(24, 60, 127, hold=4000, length=8000)  # something else in between
+    again = r.note(0, 36, 100, hold=512, length=4096, drum=True)
+    assert np.array_equal(first, again) and float(np.abs(first).max()) > 0.05
+    ev = r.events([(0, "on", 0, 60, 100), (1024, "off", 0, 60, 0)], 4096, {0: 0})
+    assert ev.shape == (2, 4096) and ev.dtype == np.float32
+    assert np.allclose(ev, r.note(0, 60, 100, hold=1024, length=4096), atol=1e-6)
+    with pytest.raises(ValueError, match="sr"):
+        synth.renderer(4000)
 
 
 def test_fallback_is_announced_never_silent(monkeypatch):
-    monkeypatch.setenv("TUTORIAL_NO_FLUIDSYNTH", "1")
-    with pytest.warns(tl.data.FluidSynthMissingWarning, match="libfluidsynth3"):
+    monkeypatch.setenv("TUTORIAL_NO_SOUNDFONT", "1")
+    with pytest.warns(tl.data.SoundFontMissingWarning, match="pip install --no-deps tinysoundfont"):
         ds = tl.data.drums(7, length=2048)
     assert ds.backend == "parametric"
-    with pytest.raises(RuntimeError, match="apt-get install libfluidsynth3"):
-        tl.data.drums(7, length=2048, backend="fluidsynth")
+    with pytest.raises(RuntimeError, match="pip install --no-deps tinysoundfont"):
+        tl.data.drums(7, length=2048, backend="soundfont")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # asking for parametric explicitly: no warning
         tl.data.notes(3, families=["guitar"], backend="parametric")

@@ -142,7 +142,7 @@ def _cmd_data(args: argparse.Namespace) -> int:
     print(
         f"Wrote {len(rows)} WAV files ({ds.sr} Hz, {ds.channels} channel(s), "
         f"{ds.length} samples){' and MIDI files' if is_midi else ''} and labels.csv to "
-        f"{out}/ ({args.name}, {ds.split} split, seed {args.seed}, sound: {ds.backend})."
+        f"{out}/ ({args.name}, {ds.split} split, seed {args.seed}, sound: {ds.renderer})."
     )
     return 0
 
@@ -369,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, help="seconds per clip (midi only)")
     p.add_argument(
         "--backend",
-        choices=("auto", "fluidsynth", "parametric"),
+        choices=("auto", "soundfont", "parametric"),
         help="sound source (default auto)",
     )
     p.add_argument("--no-cache", action="store_true", help="do not read or write the cache")

@@ -16,9 +16,10 @@ with non-overlapping ``split='train' | 'validation' | 'test'``.
 - :func:`midi`: musical multi-track MIDI clips rendered to audio, with their aligned notes.
 - :class:`AudioFolder`: any folder of your own WAV/FLAC/MP3/OGG files.
 
-The sounds come from FluidSynth playing the General MIDI SoundFont that ships with
-``pretty_midi``. Without the FluidSynth library the generators fall back to parametric
-synthesis and say so with a :class:`FluidSynthMissingWarning` that tells how to install it.
+The sounds come from the General MIDI SoundFont that ships with ``pretty_midi``, rendered by
+TinySoundFont (the ``tinysoundfont`` wheel: no system library). Without it the generators
+fall back to parametric synthesis and say so with a :class:`SoundFontMissingWarning` that
+tells how to install it. Every dataset records its renderer (``ds.backend``, ``ds.renderer``).
 
 Example::
 
@@ -41,7 +42,7 @@ from .drums import DRUM_CLASSES, DRUM_KITS, DRUM_NOTES, TINY_AUDIO_DIFFUSION, dr
 from .folder import AUDIO_EXTENSIONS, AudioFolder, UnreadableAudioWarning
 from .midi import MIDI_STYLES, MIDI_TRACKS, MidiDataset, midi
 from .notes import FRAMINGS, INSTRUMENTS, NOTE_FAMILIES, PITCH_RANGES, note_name, notes
-from .synth import FluidSynthMissingWarning, fluidsynth_available
+from .synth import SoundFontMissingWarning, renderer_id, soundfont_available
 
 __all__ = [
     "AUDIO_EXTENSIONS",
@@ -52,7 +53,6 @@ __all__ = [
     "DRUM_KITS",
     "DRUM_NOTES",
     "FRAMINGS",
-    "FluidSynthMissingWarning",
     "INSTRUMENTS",
     "MIDI_STYLES",
     "MIDI_TRACKS",
@@ -60,12 +60,14 @@ __all__ = [
     "NOTE_FAMILIES",
     "PITCH_RANGES",
     "SPLITS",
+    "SoundFontMissingWarning",
     "TINY_AUDIO_DIFFUSION",
     "UnreadableAudioWarning",
     "cache_dir",
     "collate",
     "drums",
-    "fluidsynth_available",
+    "renderer_id",
+    "soundfont_available",
     "load",
     "midi",
     "note_name",

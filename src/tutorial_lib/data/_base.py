@@ -81,7 +81,9 @@ class ClipDataset(Dataset):
 
     Attributes: ``sr`` (Hz), ``classes`` (label names, ``label`` indexes them), ``labels``
     (int64 numpy array, shape (N,)), ``meta`` (list of per-clip dicts), ``split``, ``name``,
-    ``backend`` (``'fluidsynth'``, ``'parametric'`` or ``'mixed'``), ``cache_path``.
+    ``backend`` (``'soundfont'``, ``'parametric'`` or ``'mixed'``), ``renderer`` (what made the
+    sound: the SoundFont renderer's package, version and SoundFont, or ``'parametric'``;
+    part of the cache key), ``cache_path``.
 
     Introduced in: book/appendix/A_01_metrics.ipynb
     """
@@ -96,6 +98,7 @@ class ClipDataset(Dataset):
         name: str,
         split: str,
         backend: str,
+        renderer: str | None = None,
         cache_path: Any = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
@@ -111,6 +114,7 @@ class ClipDataset(Dataset):
         self.name = name
         self.split = split
         self.backend = backend
+        self.renderer = renderer or backend
         self.cache_path = cache_path
         self.extra = dict(extra or {})
         self.labels = np.array([int(m["label"]) for m in self.meta], dtype=np.int64)
@@ -172,7 +176,7 @@ class ClipDataset(Dataset):
         return (
             f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, n={len(self)}, "
             f"sr={self.sr}, channels={self.channels}, length={self.length} "
-            f"({self.length / self.sr:.3g} s), backend={self.backend!r}, classes={{{per_class}}})"
+            f"({self.length / self.sr:.3g} s), backend={self.backend!r}, renderer={self.renderer!r}, classes={{{per_class}}})"
         )
 
 

@@ -2,11 +2,11 @@
 
 Each General MIDI drum sound of the SoundFont (``TimGM6mb.sf2``, 7 kits: Standard, Room,
 Power, Electronic, TR-808, Jazz, Brush) is rendered once per (kit, note, velocity layer) with
-FluidSynth; every clip then gets its own cheap variety: a resample-based pitch shift
+the SoundFont renderer (``synth.SoundFontRenderer``); every clip then gets its own cheap variety: a resample-based pitch shift
 (+-3 semitones, like a sampler's tuning knob), an optional extra decay envelope, optional
 low-/high-pass EQ, a gain and (stereo) a pan. A quarter of the clips (``parametric_fraction``)
 are synthesized from scratch (swept sines, filtered noise, metallic square clusters) for more
-diversity. Without FluidSynth every clip is parametric, with a warning.
+diversity. Without the renderer every clip is parametric, with a warning.
 
 Introduced in: book/appendix/A_01_metrics.ipynb
 """
@@ -61,7 +61,7 @@ TINY_AUDIO_DIFFUSION = {"sr": 44100, "channels": 2, "length": 32768}
 
 @functools.lru_cache(maxsize=4096)
 def _gm_hit(sr: int, kit: int, note: int, velocity: int, n: int) -> np.ndarray:
-    """One GM drum hit rendered by FluidSynth: float32 stereo ``(2, n)`` (cached per process)."""
+    """One GM drum hit rendered from the SoundFont: float32 stereo ``(2, n)`` (cached per process)."""
     out = synth.renderer(sr).note(kit, note, velocity, hold=n // 4, length=n, drum=True)
     out.setflags(write=False)
     return out
@@ -84,7 +84,7 @@ def _one_clip(
         note = int(rng.choice(DRUM_NOTES[cls]))
         velocity = int(rng.choice(VELOCITIES))
         x = np.asarray(_gm_hit(sr, kit, note, velocity, base_len), dtype=np.float64)
-        info.update(source="fluidsynth", kit=DRUM_KITS[kit], note=note, velocity=velocity)
+        info.update(source="soundfont", kit=DRUM_KITS[kit], note=note, velocity=velocity)
     x = synth.pitch_shift(x, semitones, length)
     t = np.arange(length) / sr
     if u() < 0.4:  # a shorter decay
@@ -138,15 +138,15 @@ def drums(
             extends a smaller one.
         classes: a subset of :data:`DRUM_CLASSES` (labels then index this subset); clips cycle
             through the classes, so they are balanced.
-        parametric_fraction: share of parametric (synthesized) clips when FluidSynth is used.
-        backend: ``'auto'`` (FluidSynth if installed, else parametric with a warning),
-            ``'fluidsynth'`` or ``'parametric'``.
+        parametric_fraction: share of parametric (synthesized) clips when the SoundFont is used.
+        backend: ``'auto'`` (the SoundFont renderer if installed, else parametric with a warning),
+            ``'soundfont'`` or ``'parametric'``.
         cache: load from / save to the cache (``$TUTORIAL_CACHE``).
         progress: show a progress bar (``None``: for more than 200 clips).
 
     Returns:
         A :class:`ClipDataset`; ``ds[i]`` is ``{"audio": Tensor (C, T) float32, "label": int,
-        "class_name": str, "source": "fluidsynth" | "parametric", "kit": str, "note": int
+        "class_name": str, "source": "soundfont" | "parametric", "kit": str, "note": int
         (GM note, -1 if parametric), "velocity": int, "semitones": float, "gain_db": float,
         "index": int}``. ``tl.data.drums(**tl.data.TINY_AUDIO_DIFFUSION)`` gives 44.1 kHz
         stereo clips of 32768 samples.
@@ -174,15 +174,12 @@ def drums(
     spec = dict(
         dataset="drums", version=_VERSION, n=n, split=split, sr=sr, length=length,
         channels=channels, seed=seed, classes=list(classes), parametric_fraction=frac,
-        backend=used, soundfont=synth.soundfont_id() if used == "fluidsynth" else None,
+        backend=used, renderer=synth.renderer_id() if used == "soundfont" else None,
     )  # fmt: skip
 
     def generate() -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
         audio = np.zeros((n, channels, length), dtype=np.float32)
         items = []
-        if used == "fluidsynth":  # a fresh synthesizer: the audio depends only on the arguments
-            synth.renderer(sr, fresh=True)
-            _gm_hit.cache_clear()
         with progress_bar(n, "drums", progress) as bar:
             for i in range(n):
                 rng = clip_rng("drums", seed, split, i)
@@ -201,5 +198,6 @@ def drums(
     kinds = {m["source"] for m in items}
     return ClipDataset(
         audio, items, sr=sr, classes=classes, name="drums", split=split,
-        backend=kinds.pop() if len(kinds) == 1 else "mixed", cache_path=folder, extra=extra,
+        backend=kinds.pop() if len(kinds) == 1 else "mixed",
+        renderer=spec["renderer"] or "parametric", cache_path=folder, extra=extra,
     )  # fmt: skip

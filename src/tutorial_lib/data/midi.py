@@ -4,9 +4,9 @@ Each clip is a few bars in one key and tempo: a chord progression (I-V-vi-IV and
 a bass line on the chord roots, a melody that walks the scale and lands on chord tones on the
 strong beats, and a drum pattern; four styles (``pop``, ``waltz`` in 3/4, ``swing`` with
 swung eighths and a walking bass, ``arpeggio``) with their own rhythms, and random
-instruments for every track. FluidSynth renders it with the General MIDI SoundFont
+instruments for every track. TinySoundFont renders it with the General MIDI SoundFont
 (parametric synthesis without it, with a warning). The notes come back with the audio, on
-FluidSynth's 64-sample grid, so note times are exact: the data of the MIDI-to-audio chapter.
+a 64-sample grid (``synth.BLOCK``), so note times are exact: the data of the MIDI-to-audio chapter.
 
 Introduced in: book/appendix/A_01_metrics.ipynb
 """
@@ -184,7 +184,7 @@ def _compose(style: str, seconds: float, rng: np.random.Generator) -> dict[str, 
 
 
 def _quantize(notes: list[tuple], sr: int, length: int) -> list[list[float]]:
-    """Snap note times to FluidSynth's 64-sample grid (so the annotation is exact)."""
+    """Snap note times to the renderer's 64-sample grid (so the annotation is exact)."""
     grid = synth.BLOCK
     out = []
     for start, end, pitch, velocity, track in notes:
@@ -208,7 +208,7 @@ def _render(
     key: tuple,
 ) -> np.ndarray:
     """Stereo float audio ``(2, length)`` of the quantized notes."""
-    if backend == "fluidsynth":
+    if backend == "soundfont":
         events = []
         for start, end, pitch, velocity, track in notes:
             channel = _CHANNELS[MIDI_TRACKS[int(track)]]
@@ -302,7 +302,7 @@ def midi(
             stream keyed by (seed, split, index), so the splits share no clip.
         sr: sample rate in Hz (8000 to 96000).
         seconds: clip length in seconds (T = round(seconds * sr) samples).
-        channels: 1 (mono) or 2 (stereo, FluidSynth's panning).
+        channels: 1 (mono) or 2 (stereo, the SoundFont's panning).
         styles: a subset of :data:`MIDI_STYLES` (``label`` indexes it); clips cycle through.
         seed, backend, cache, progress: as in :func:`drums`.
 
@@ -331,15 +331,13 @@ def midi(
     spec = dict(
         dataset="midi", version=_VERSION, n=n, split=split, sr=sr, length=length,
         channels=channels, styles=list(styles), seed=seed, backend=used,
-        soundfont=synth.soundfont_id() if used == "fluidsynth" else None,
+        renderer=synth.renderer_id() if used == "soundfont" else None,
     )  # fmt: skip
 
     def generate() -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
         audio = np.zeros((n, channels, length), dtype=np.float32)
         items = []
         fade = min(length, int(0.02 * sr))
-        if used == "fluidsynth":  # a fresh synthesizer: the audio depends only on the arguments
-            synth.renderer(sr, fresh=True)
         with progress_bar(n, "midi", progress) as bar:
             for i in range(n):
                 rng = clip_rng("midi", seed, split, i)
@@ -371,5 +369,5 @@ def midi(
     audio, items, extra, folder = build_cached("midi", spec, generate, cache=cache)
     return MidiDataset(
         audio, items, sr=sr, classes=styles, name="midi", split=split, backend=used,
-        cache_path=folder, extra=extra,
+        renderer=spec["renderer"] or "parametric", cache_path=folder, extra=extra,
     )  # fmt: skip

@@ -3,7 +3,7 @@
 Like NSynth (Engel et al., 2017), every clip is one note of one instrument, started at time 0,
 held, then released, labelled with its pitch (MIDI number), velocity and instrument, and the
 instrument's family (NSynth's family names). The sounds are the SoundFont's instruments played
-by FluidSynth (parametric additive synthesis without it, with a warning).
+by TinySoundFont (parametric additive synthesis without it, with a warning).
 
 The pool of possible notes (instrument x pitch x velocity) is split 80/10/10 into train,
 validation and test by a fixed hash of each note, so no note appears in two splits.
@@ -141,7 +141,7 @@ def notes(
             ``'instrument'`` (index into the selected programs), ``'pitch'`` (the MIDI pitch
             itself, 0..127) or ``'velocity'`` (index into ``velocities``).
         seed: which notes of the split are picked (and their order).
-        backend: ``'auto'``, ``'fluidsynth'`` or ``'parametric'`` (see :func:`drums`).
+        backend: ``'auto'``, ``'soundfont'`` or ``'parametric'`` (see :func:`drums`).
         cache: load from / save to the cache (``$TUTORIAL_CACHE``).
         progress: show a progress bar (``None``: for more than 200 notes).
 
@@ -222,19 +222,16 @@ def notes(
     spec = dict(
         dataset="notes", version=_VERSION, split=split, sr=sr, framing=framing,
         notes=[list(c) for c in chosen], label_by=label_by, backend=used,
-        soundfont=synth.soundfont_id() if used == "fluidsynth" else None,
+        renderer=synth.renderer_id() if used == "soundfont" else None,
     )  # fmt: skip
 
     def generate() -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
         audio = np.zeros((n, 1, length), dtype=np.float32)
         items = []
-        if used == "fluidsynth":  # a fresh synthesizer: the audio depends only on the arguments
-            synth.renderer(sr, fresh=True)
-            _calibration.cache_clear()
         with progress_bar(n, "notes", progress) as bar:
             for i, (program, pitch, velocity) in enumerate(chosen):
                 family = fam_of[program]
-                if used == "fluidsynth":
+                if used == "soundfont":
                     gain = _calibration(sr, program, family, hold, length)
                     x = synth.renderer(sr).note(program, pitch, velocity, hold, length).mean(0)
                     x = x * gain
@@ -275,5 +272,5 @@ def notes(
     audio, items, extra, folder = build_cached("notes", spec, generate, cache=cache)
     return ClipDataset(
         audio, items, sr=sr, classes=classes, name="notes", split=split, backend=used,
-        cache_path=folder, extra=extra,
+        renderer=spec["renderer"] or "parametric", cache_path=folder, extra=extra,
     )  # fmt: skip

@@ -1,31 +1,35 @@
-"""Sound sources for the generated datasets: FluidSynth with a General MIDI SoundFont, and a
-parametric fallback.
+"""Sound sources for the generated datasets: a SoundFont renderer, and a parametric fallback.
 
-**FluidSynth** plays the samples of a SoundFont, here ``TimGM6mb.sf2`` (a 6 MB General MIDI
-bank that ships inside the ``pretty_midi`` package): 128 recorded or sampled instruments and
-8 drum kits. It needs the FluidSynth C library (``libfluidsynth``) and its Python binding
-``pyfluidsynth``:
+**The SoundFont renderer** plays the samples of ``TimGM6mb.sf2`` (a 6 MB General MIDI bank
+that ships inside the ``pretty_midi`` package: 128 instruments and 8 drum kits) with
+TinySoundFont, through the ``tinysoundfont`` wheel (MIT). It needs no system library, so
+``pip`` alone gives every reader, on Linux, macOS and Windows, the same instruments and
+(up to floating-point differences between compilers) the same bits. The wheel declares
+``pyaudio`` (live playback) as a dependency, which would need the PortAudio headers to build
+and which rendering never uses, so it is installed without its dependencies::
 
-- Debian / Ubuntu / Colab: ``sudo apt-get install libfluidsynth3``
-- macOS (Homebrew): ``brew install fluid-synth``
-- conda: ``conda install -c conda-forge fluidsynth``
-- then ``pip install pyfluidsynth`` (a dependency of this library).
+    pip install --no-deps tinysoundfont
+
+(``make`` and the notebooks' Colab cell do this; ``docs/SOUND.md`` says why it is the one
+renderer and not FluidSynth.)
 
 **Parametric synthesis** (numpy only) builds drum hits from swept sines, filtered noise and
 metallic square-wave clusters, and pitched notes from decaying harmonic partials. It is used
-to add variety to the drum set, and in place of FluidSynth when the library is missing: then
-a :class:`FluidSynthMissingWarning` says so and how to install it (never silently).
+to add variety to the drum set, and in place of the SoundFont when ``tinysoundfont`` is
+missing: then a :class:`SoundFontMissingWarning` says so and how to install it (never
+silently). Every dataset records which renderer made it (``ds.backend``, ``ds.renderer``),
+and the renderer is part of the dataset's cache key, so data made by two renderers are
+never mixed in one cache entry.
 
-Rendering is deterministic, whatever was rendered before: reverb and chorus are off, every
-voice is killed before each clip, each note is played once before its first real use
-(FluidSynth prepares a sample on first use), and events fall on FluidSynth's 64-sample grid.
+Rendering is deterministic: every note and every clip is rendered by a fresh synthesizer
+(loading the SoundFont from memory takes about 8 ms), so its audio depends only on its own
+arguments, not on what the process rendered before. Reverb and chorus are not applied.
 
 Introduced in: book/appendix/A_01_metrics.ipynb
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
 import warnings
@@ -36,12 +40,13 @@ import numpy as np
 
 __all__ = [
     "BLOCK",
-    "FluidSynthMissingWarning",
-    "FluidRenderer",
     "INSTALL_HINT",
-    "fluidsynth_available",
+    "SoundFontMissingWarning",
+    "SoundFontRenderer",
     "renderer",
+    "renderer_id",
     "resolve_backend",
+    "soundfont_available",
     "soundfont_path",
     "parametric_drum",
     "parametric_note",
@@ -49,31 +54,33 @@ __all__ = [
     "filter_audio",
 ]
 
-#: FluidSynth renders in blocks of this many samples; events are placed on this grid.
+#: Events are placed on a grid of this many samples (TinySoundFont updates its envelopes
+#: and filters every 64 samples, so a note on this grid starts exactly where it is annotated).
 BLOCK = 64
-#: Set this environment variable to 1 to act as if FluidSynth were missing (for testing).
-DISABLE_ENV = "TUTORIAL_NO_FLUIDSYNTH"
+#: Set this environment variable to 1 to act as if the SoundFont renderer were missing.
+DISABLE_ENV = "TUTORIAL_NO_SOUNDFONT"
+#: The renderer's package and the version the reference checkpoints' data were made with.
+RENDERER = "tinysoundfont"
 
 INSTALL_HINT = (
-    "Install the FluidSynth library to hear real SoundFont instruments: "
-    "Debian/Ubuntu/Colab `sudo apt-get install libfluidsynth3`, macOS `brew install fluid-synth`, "
-    "conda `conda install -c conda-forge fluidsynth`; then `pip install pyfluidsynth` and "
-    "restart Python."
+    "Install the SoundFont renderer to hear real instruments: "
+    "`pip install --no-deps tinysoundfont` (no system library needed; --no-deps skips its "
+    "optional pyaudio playback dependency), then restart Python."
 )
 
 
-class FluidSynthMissingWarning(UserWarning):
-    """FluidSynth is not available: the data is made by parametric synthesis instead.
+class SoundFontMissingWarning(UserWarning):
+    """The SoundFont renderer is not available: the data is made by parametric synthesis.
 
     Introduced in: book/appendix/A_01_metrics.ipynb
     """
 
 
 @functools.lru_cache(maxsize=1)
-def _fluidsynth_probe() -> tuple[bool, str]:
+def _renderer_probe() -> tuple[bool, str]:
     try:
-        import fluidsynth  # noqa: F401  (loads libfluidsynth)
-    except Exception as error:  # ImportError, OSError from ctypes
+        import tinysoundfont  # noqa: F401
+    except Exception as error:  # ImportError, or a broken binary (OSError)
         return False, f"{type(error).__name__}: {error}"
     path = soundfont_path()
     if path is None:
@@ -81,16 +88,17 @@ def _fluidsynth_probe() -> tuple[bool, str]:
     return True, ""
 
 
-def fluidsynth_available() -> tuple[bool, str]:
-    """``(True, '')`` when FluidSynth and the SoundFont can be used, else ``(False, reason)``.
+def soundfont_available() -> tuple[bool, str]:
+    """``(True, '')`` when the SoundFont renderer and the SoundFont can be used, else
+    ``(False, reason)``.
 
-    ``$TUTORIAL_NO_FLUIDSYNTH=1`` makes it report ``False`` (to try the fallback).
+    ``$TUTORIAL_NO_SOUNDFONT=1`` makes it report ``False`` (to try the fallback).
 
     Introduced in: book/appendix/A_01_metrics.ipynb
     """
     if os.environ.get(DISABLE_ENV, "").strip() not in ("", "0"):
         return False, f"disabled by ${DISABLE_ENV}"
-    return _fluidsynth_probe()
+    return _renderer_probe()
 
 
 @functools.lru_cache(maxsize=1)
@@ -112,134 +120,102 @@ def soundfont_path() -> Path | None:
 
 
 def resolve_backend(backend: str, what: str, *, stacklevel: int = 3) -> str:
-    """Turn ``'auto'`` / ``'fluidsynth'`` / ``'parametric'`` into the backend actually used.
+    """Turn ``'auto'`` / ``'soundfont'`` / ``'parametric'`` into the backend actually used.
 
-    ``'auto'`` uses FluidSynth when available and otherwise warns
-    (:class:`FluidSynthMissingWarning`) and falls back to ``'parametric'``; asking for
-    ``'fluidsynth'`` when it is missing is an error.
+    ``'auto'`` uses the SoundFont renderer when available and otherwise warns
+    (:class:`SoundFontMissingWarning`) and falls back to ``'parametric'``; asking for
+    ``'soundfont'`` when it is missing is an error.
 
     Introduced in: book/appendix/A_01_metrics.ipynb
     """
     from .._validate import check_choice
 
-    check_choice(backend, "backend", ("auto", "fluidsynth", "parametric"))
+    check_choice(backend, "backend", ("auto", "soundfont", "parametric"))
     if backend == "parametric":
         return backend
-    ok, reason = fluidsynth_available()
+    ok, reason = soundfont_available()
     if ok:
-        return "fluidsynth"
-    if backend == "fluidsynth":
+        return "soundfont"
+    if backend == "soundfont":
         raise RuntimeError(
-            f"backend: 'fluidsynth' was asked for but FluidSynth is not available ({reason}). "
-            f"{INSTALL_HINT} Or pass backend='auto' to fall back to parametric synthesis."
+            f"backend: 'soundfont' was asked for but the SoundFont renderer is not available "
+            f"({reason}). {INSTALL_HINT} Or pass backend='auto' to fall back to parametric "
+            "synthesis."
         )
     warnings.warn(
-        f"{what}: FluidSynth is not available ({reason}), so this data is made by PARAMETRIC "
-        f"SYNTHESIS (synthetic approximations, not recorded instrument samples). {INSTALL_HINT}",
-        FluidSynthMissingWarning,
+        f"{what}: the SoundFont renderer is not available ({reason}), so this data is made by "
+        f"PARAMETRIC SYNTHESIS (synthetic approximations, not recorded instrument samples). "
+        f"{INSTALL_HINT}",
+        SoundFontMissingWarning,
         stacklevel=stacklevel,
     )
     return "parametric"
 
 
-def soundfont_id() -> str:
-    """A short identity of the SoundFont for cache keys (file name and size).
+def renderer_id() -> str:
+    """The identity of the SoundFont rendering, for cache keys and dataset metadata:
+    renderer package and version, SoundFont file name and size.
 
     Introduced in: book/appendix/A_01_metrics.ipynb
     """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        engine = f"{RENDERER}-{version(RENDERER)}"
+    except PackageNotFoundError:
+        engine = f"{RENDERER}-missing"
     path = soundfont_path()
-    return "none" if path is None else f"{path.name}:{path.stat().st_size}"
+    return engine + ("+none" if path is None else f"+{path.name}:{path.stat().st_size}")
+
+
+@functools.lru_cache(maxsize=1)
+def _soundfont_bytes() -> bytes:
+    path = soundfont_path()
+    if path is None:
+        raise RuntimeError("The SoundFont TimGM6mb.sf2 was not found in pretty_midi.")
+    return path.read_bytes()
 
 
 # --------------------------------------------------------------------------------------------
-# FluidSynth
+# The SoundFont renderer (TinySoundFont)
 # --------------------------------------------------------------------------------------------
-class FluidRenderer:
-    """A FluidSynth synthesizer at one sample rate with the GM SoundFont loaded.
+class SoundFontRenderer:
+    """The General MIDI SoundFont at one sample rate, rendered with TinySoundFont.
 
     :meth:`note` renders one note (pitched or drum); :meth:`events` renders a list of MIDI
-    events. Output is float32 stereo ``(2, T)``. Create it with :func:`renderer` (cached).
+    events. Output is float32 stereo ``(2, T)``. Each call starts a fresh synthesizer, so
+    the result depends only on the call's arguments. Create it with :func:`renderer`.
 
     Introduced in: book/appendix/A_01_metrics.ipynb
     """
 
-    def __init__(self, sr: int, gain: float = 0.5) -> None:
-        import fluidsynth
-
-        path = soundfont_path()
-        if path is None:
-            raise RuntimeError("The SoundFont TimGM6mb.sf2 was not found in pretty_midi.")
+    def __init__(self, sr: int, gain_db: float = -6.0) -> None:
         self.sr = int(sr)
-        self.synth = fluidsynth.Synth(
-            gain=float(gain),
-            samplerate=float(sr),
-            **{"synth.reverb.active": 0, "synth.chorus.active": 0, "synth.polyphony": 256},
-        )
-        self.sfid = self.synth.sfload(str(path))
-        write = fluidsynth._fl.fluid_synth_write_float
-        write.argtypes = [ctypes.c_void_p, ctypes.c_int] + [
-            ctypes.c_void_p,
-            ctypes.c_int,
-            ctypes.c_int,
-        ] * 2
-        write.restype = ctypes.c_int
-        self._write = write
-        self._warmed: set[tuple] = set()
-        self.reset()
+        self.gain_db = float(gain_db)
+
+    def _synth(self) -> tuple[Any, int]:
+        import tinysoundfont
+
+        synth = tinysoundfont.Synth(gain=self.gain_db, samplerate=self.sr)
+        return synth, synth.sfload(_soundfont_bytes())
 
     def preset_name(self, bank: int, program: int) -> str:
         """The SoundFont's name of a preset (bank 0: instruments, bank 128: drum kits)."""
-        return self.synth.sfpreset_name(self.sfid, bank, program) or ""
+        synth, sfid = self._synth()
+        return synth.sfpreset_name(sfid, bank, program) or ""
 
-    def reset(self) -> None:
-        """Kill every voice and reset the controllers: a clean state before each clip.
-
-        (``system_reset`` alone only releases notes, whose tails would leak into the next
-        clip; ``all_sounds_off`` stops them within one block.)
-        """
-        self.synth.system_reset()  # first: after it, all_sounds_off must come (not before)
-        if self.synth.get_active_voice_count():
-            for channel in range(16):
-                self.synth.all_sounds_off(channel)
-        for _ in range(2000):
-            self.render(BLOCK)
-            if self.synth.get_active_voice_count() == 0:
-                break
-
-    def warm(self, notes: list[tuple[int, int, int, int]]) -> None:
-        """Play each ``(channel, program, pitch, velocity)`` once, briefly, the first time it
-        is used in this synthesizer.
-
-        FluidSynth prepares a sample on its first use (it measures its peak to decide when a
-        decaying voice may stop), so the first rendering of a note can differ slightly from
-        later ones. Warming the notes before rendering removes that difference.
-        """
-        todo = {(c, int(p), int(k), int(v)) for c, p, k, v in notes} - self._warmed
-        if not todo:
-            return
-        for channel, program in sorted({(c, p) for c, p, _, _ in todo}):
-            self.reset()
-            self.select(channel, program, drum=channel == 9)
-            for c, p, pitch, velocity in todo:
-                if (c, p) == (channel, program):
-                    self.synth.noteon(channel, pitch, velocity)
-            self.render(BLOCK)
-        self._warmed |= todo
-
-    def render(self, n: int) -> np.ndarray:
-        """Render ``n`` samples (a multiple of :data:`BLOCK`): float32 ``(2, n)``."""
-        if n % BLOCK:
-            raise ValueError(f"n: expected a multiple of {BLOCK}, got {n}.")
-        out = np.zeros((2, n), dtype=np.float32)
-        if n:
-            self._write(self.synth.synth, n, out[0].ctypes.data, 0, 1, out[1].ctypes.data, 0, 1)
-        return out
-
-    def select(self, channel: int, program: int, *, drum: bool = False) -> None:
-        """Choose the instrument (or, with ``drum=True``, the drum kit) of a MIDI channel."""
+    @staticmethod
+    def _select(synth: Any, sfid: int, channel: int, program: int, drum: bool) -> None:
         bank = 128 if drum else 0
-        if self.synth.program_select(channel, self.sfid, bank, program) == -1:
-            self.synth.program_select(channel, self.sfid, bank, 0)
+        try:
+            synth.program_select(channel, sfid, bank, program, is_drums=drum)
+        except RuntimeError:  # no such preset in this SoundFont: its first one
+            synth.program_select(channel, sfid, bank, 0, is_drums=drum)
+
+    def _render(self, synth: Any, n: int) -> np.ndarray:
+        if n <= 0:
+            return np.zeros((2, 0), dtype=np.float32)
+        return np.frombuffer(synth.generate(n), dtype=np.float32).reshape(n, 2).T.copy()
 
     def note(
         self,
@@ -252,68 +228,54 @@ class FluidRenderer:
         drum: bool = False,
     ) -> np.ndarray:
         """One note from silence: on at sample 0, off after ``hold`` samples; ``(2, length)``."""
+        synth, sfid = self._synth()
         channel = 9 if drum else 0
-        self.warm([(channel, program, pitch, velocity)])
-        self.reset()
-        self.select(channel, program, drum=drum)
-        hold_b = max(BLOCK, -(-hold // BLOCK) * BLOCK)
-        total_b = max(hold_b, -(-length // BLOCK) * BLOCK)
-        self.synth.noteon(channel, int(pitch), int(velocity))
-        first = self.render(hold_b)
-        self.synth.noteoff(channel, int(pitch))
-        rest = self.render(total_b - hold_b)
-        return np.concatenate([first, rest], axis=1)[:, :length]
+        self._select(synth, sfid, channel, int(program), drum)
+        hold = max(1, min(int(hold), int(length)))
+        synth.noteon(channel, int(pitch), int(velocity))
+        first = self._render(synth, hold)
+        synth.noteoff(channel, int(pitch))
+        rest = self._render(synth, int(length) - hold)
+        return np.concatenate([first, rest], axis=1)
 
     def events(self, events: list[tuple], length: int, programs: dict[int, int]) -> np.ndarray:
         """Render MIDI events from silence: float32 ``(2, length)``.
 
         ``events``: ``(sample, kind, channel, a, b)`` with ``kind`` in ``'on'`` (a=pitch,
-        b=velocity) and ``'off'`` (a=pitch); samples must be multiples of :data:`BLOCK`.
-        ``programs``: ``{channel: program}`` (channel 9 takes a drum-kit number).
+        b=velocity) and ``'off'`` (a=pitch). ``programs``: ``{channel: program}`` (channel 9
+        takes a drum-kit number).
         """
-        self.warm([(c, programs[c], a, b) for _, kind, c, a, b in events if kind == "on"])
-        self.reset()
+        synth, sfid = self._synth()
         for channel, program in programs.items():
-            self.select(channel, program, drum=channel == 9)
-        total_b = -(-length // BLOCK) * BLOCK
-        out = np.zeros((2, total_b), dtype=np.float32)
+            self._select(synth, sfid, int(channel), int(program), channel == 9)
+        out = np.zeros((2, int(length)), dtype=np.float32)
         pos = 0
         order = {"off": 0, "on": 1}
         for sample, kind, channel, a, b in sorted(events, key=lambda e: (e[0], order[e[1]])):
-            sample = min(int(sample), total_b)
+            sample = min(int(sample), int(length))
             if sample > pos:
-                out[:, pos:sample] = self.render(sample - pos)
+                out[:, pos:sample] = self._render(synth, sample - pos)
                 pos = sample
             if kind == "on":
-                self.synth.noteon(channel, int(a), int(b))
+                synth.noteon(int(channel), int(a), int(b))
             else:
-                self.synth.noteoff(channel, int(a))
-        if pos < total_b:
-            out[:, pos:] = self.render(total_b - pos)
-        return out[:, :length]
+                synth.noteoff(int(channel), int(a))
+        if pos < length:
+            out[:, pos:] = self._render(synth, int(length) - pos)
+        return out
 
 
-_RENDERERS: dict[int, FluidRenderer] = {}
-
-
-def renderer(sr: int, *, fresh: bool = False) -> FluidRenderer:
-    """The process-wide :class:`FluidRenderer` for sample rate ``sr`` (8 to 96 kHz).
-
-    ``fresh=True`` replaces it with a new synthesizer. FluidSynth keeps a little state from
-    the notes it played (even after every voice is killed, a note's onset can differ in the
-    last bits), so each dataset is rendered by a fresh synthesizer, in a fixed order: its
-    audio then depends only on its own arguments, not on what the process rendered before.
+def renderer(sr: int) -> SoundFontRenderer:
+    """The :class:`SoundFontRenderer` for sample rate ``sr`` (8 to 96 kHz).
 
     Introduced in: book/appendix/A_01_metrics.ipynb
     """
     if not 8000 <= int(sr) <= 96000:
-        raise ValueError(f"sr: FluidSynth renders at 8000 to 96000 Hz, got {sr} Hz.")
-    if fresh and int(sr) in _RENDERERS:
-        old = _RENDERERS.pop(int(sr))
-        old.synth.delete()
-    if int(sr) not in _RENDERERS:
-        _RENDERERS[int(sr)] = FluidRenderer(int(sr))
-    return _RENDERERS[int(sr)]
+        raise ValueError(f"sr: the SoundFont renderer works at 8000 to 96000 Hz, got {sr} Hz.")
+    ok, reason = soundfont_available()
+    if not ok:
+        raise RuntimeError(f"The SoundFont renderer is not available ({reason}). {INSTALL_HINT}")
+    return SoundFontRenderer(int(sr))
 
 
 # --------------------------------------------------------------------------------------------
