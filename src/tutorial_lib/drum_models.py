@@ -71,6 +71,10 @@ CONFIG: dict[str, Any] = {
 #: as a noise floor) and classifier-free guidance ``w = 3``. Measured against even spacing and
 #: no guidance in ``benchmarks/bench_drums_unet.py`` (numbers in the registry and the chapter).
 SAMPLING: dict[str, Any] = {"steps": 30, "rho": 3.0, "guidance": 3.0}
+#: Clips sampled per network batch by :func:`sample` and :func:`evaluate`: their memory does
+#: not grow with the number of clips (the starting noise of all clips is drawn first, so the
+#: clips do not depend on the batch size).
+BATCH = 16
 _NAMES = {"drums-unet": "drums-unet", "drums-unet-short": "drums-unet-short"}
 
 
@@ -242,7 +246,6 @@ def sample(
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
-    from . import vdiffusion
     from ._validate import check_choice, check_int
 
     n = check_int(n, "n", min_value=1)
@@ -255,11 +258,36 @@ def sample(
         labels = [check_choice(classes, "classes", CLASSES)] * n
     else:
         labels = classes
-    x = vdiffusion.sample(
-        model, (n, 1, LENGTH), class_labels=labels, seed=seed,
-        **_sampling(steps=steps, rho=rho, guidance=1.0 if labels is None else guidance),
+    x = _sample_batches(
+        model, n, labels, seed,
+        _sampling(steps=steps, rho=rho, guidance=1.0 if labels is None else guidance),
     )  # fmt: skip
     return x.clamp(-1, 1), SR
+
+
+def _sample_batches(model: Any, n: int, labels: Any, seed: int, sampling: dict[str, Any]) -> Any:
+    """v-DDIM samples of ``n`` clips in batches of :data:`BATCH`, without autograd."""
+    import torch
+
+    from . import vdiffusion
+
+    gen = torch.Generator().manual_seed(int(seed))
+    noise = torch.randn(n, 1, LENGTH, generator=gen)
+    if labels is not None and not torch.is_tensor(labels):
+        labels = list(labels)
+    parts = []
+    with torch.no_grad():
+        for start in range(0, n, BATCH):
+            part = slice(start, min(n, start + BATCH))
+            parts.append(
+                vdiffusion.sample(
+                    model,
+                    x_init=noise[part],
+                    class_labels=None if labels is None else labels[part],
+                    **sampling,
+                )  # fmt: skip
+            )
+    return torch.cat(parts)
 
 
 def _sampling(**given: Any) -> dict[str, Any]:
@@ -297,7 +325,7 @@ def evaluate(
     """
     import numpy as np
 
-    from . import metrics, vdiffusion
+    from . import metrics
     from ._validate import check_int
 
     n_per_class = check_int(n_per_class, "n_per_class", min_value=2)
@@ -310,10 +338,9 @@ def evaluate(
     out: dict[str, dict[str, Any]] = {}
     for label, model in models.items():
         model = model.eval()
-        x = vdiffusion.sample(
-            model, (n, 1, LENGTH), class_labels=list(requested), seed=seed,
-            **_sampling(steps=steps, rho=rho, guidance=guidance),
-        )  # fmt: skip
+        x = _sample_batches(
+            model, n, list(requested), seed, _sampling(steps=steps, rho=rho, guidance=guidance)
+        )
         e_fake = metrics.embed(x, SR)
         ev = metrics.evaluate(e_test, e_fake, reference=e_val, seed=seed)
         cc = metrics.class_check(

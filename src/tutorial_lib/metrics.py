@@ -155,13 +155,14 @@ def _embed_batch(batch: np.ndarray) -> np.ndarray:
 
     from . import audio
 
-    mel = audio.mel_spectrogram(
-        torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)),
-        EMBEDDING_SR,
-        n_fft=N_FFT,
-        hop_length=HOP_LENGTH,
-        n_mels=N_MELS,
-    ).double()  # (B, n_mels, frames)
+    with torch.no_grad():
+        mel = audio.mel_spectrogram(
+            torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)),
+            EMBEDDING_SR,
+            n_fft=N_FFT,
+            hop_length=HOP_LENGTH,
+            n_mels=N_MELS,
+        ).double()  # (B, n_mels, frames)
     db = 10.0 * torch.log10(torch.clamp(mel, min=POWER_FLOOR))
     db = db.numpy()
     mfcc = scipy.fft.dct(db, type=2, norm="ortho", axis=1)[:, 1 : N_MFCC + 1]  # (B, 20, frames)

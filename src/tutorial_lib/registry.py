@@ -241,7 +241,7 @@ def sample(
     """Sample ``n`` clips from the registered model ``name``: ``(audio (N, C, T), sr in Hz)``.
 
     Checks the model's output (a finite float tensor of shape ``(n, C, T)`` and a plausible
-    sample rate).
+    sample rate). Runs without autograd (``torch.no_grad()``).
 
     Introduced in: book/00_intro/how_this_book_works.md
     """
@@ -256,7 +256,8 @@ def sample(
     if sampler is not None and not isinstance(sampler, str):
         raise TypeError(f"sampler: expected a sampler name (str) or None, got {describe(sampler)}.")
     seed = check_int(seed, "seed", min_value=0, max_value=2**32 - 1)
-    result = fn(n, steps, sampler, seed)
+    with torch.no_grad():  # sampling never trains: no autograd graph, whatever fn does
+        result = fn(n, steps, sampler, seed)
     origin = _MODELS[name].origin
     if not (isinstance(result, tuple) and len(result) == 2):
         raise RuntimeError(

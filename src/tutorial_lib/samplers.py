@@ -499,6 +499,7 @@ def _predict(
     return _clip(x0, clip_x0), eps
 
 
+@torch.no_grad()
 def ddpm_sample(
     model: Model,
     x_T: torch.Tensor,
@@ -559,6 +560,7 @@ def ddpm_sample(
     return rec.result(x, len(ts), "ddpm")
 
 
+@torch.no_grad()
 def ddim_sample(
     model: Model,
     x_T: torch.Tensor,
@@ -605,6 +607,7 @@ def ddim_sample(
     return rec.result(x, len(ts), "ddim")
 
 
+@torch.no_grad()
 def dpm_solver_pp_2m_sample(
     model: Model,
     x_T: torch.Tensor,
@@ -688,6 +691,7 @@ def _flow_setup(model: Any, z: Any, steps: Any, times: Any) -> torch.Tensor:
     return t
 
 
+@torch.no_grad()
 def euler_sample(
     model: Model,
     z: torch.Tensor,
@@ -731,6 +735,7 @@ def euler_sample(
     return rec.result(x, len(ts) - 1, "euler")
 
 
+@torch.no_grad()
 def heun_sample(
     model: Model,
     z: torch.Tensor,
@@ -797,6 +802,7 @@ def steps_for_nfe(name: str, nfe: int) -> int:
     return nfe // per
 
 
+@torch.no_grad()
 def sample(
     name: str,
     model: Model,
