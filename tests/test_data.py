@@ -13,7 +13,6 @@ import tutorial_lib as tl
 from tutorial_lib.data import synth
 
 
-
 @pytest.fixture(autouse=True)
 def _tmp_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TUTORIAL_CACHE", str(tmp_path / "cache"))
