@@ -9,14 +9,18 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 JB     := $(BIN)/jupyter-book build book --warningiserror --nitpick --keep-going
+# Runs a command and measures every notebook kernel it starts (time, peak memory); fails when
+# a notebook goes over its mode's budget (tutorial_lib.config.BUDGETS).
+BUDGET  = $(PY) scripts/notebook_budget.py
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup book student student-fast test lint format unit notebooks book-fast browser-test clean
+.PHONY: help setup book chapter student student-fast test lint format unit notebooks book-fast browser-test clean
 
 help:
 	@echo "make book     set up .venv and build the HTML book (executes every notebook, book mode)"
 	@echo "make test     set up .venv, then lint, unit tests, every notebook (fast mode), browser test"
+	@echo "make chapter NB=book/03_waveform_unet/03_01_waveform_unet.ipynb  one chapter alone"
 	@echo "make student  the student edition of the book (solutions hidden)"
 	@echo "make lint     ruff check + format check;  make format  apply ruff format/fixes"
 	@echo "make clean    remove build output and caches (keeps .venv)"
@@ -38,8 +42,21 @@ MODE ?= $(if $(TUTORIAL_MODE),$(TUTORIAL_MODE),book)
 # Each build gets a config with its own execution cache (scripts/book_config.py says why).
 book: $(STAMP)
 	$(PY) scripts/book_config.py book/_build/config-$(MODE).yml --mode $(MODE)
-	TUTORIAL_MODE=$(MODE) TUTORIAL_STATIC_WIDGETS=1 $(JB) --config book/_build/config-$(MODE).yml
+	TUTORIAL_MODE=$(MODE) TUTORIAL_STATIC_WIDGETS=1 $(BUDGET) --mode $(MODE) \
+		--report book/_build/budget-$(MODE).json -- $(JB) --config book/_build/config-$(MODE).yml
 	@echo "The HTML book ($(MODE) mode) is in book/_build/html/ (open book/_build/html/index.html)"
+
+# One chapter alone (with the introduction and bibliography), in book/_build/chapter/.
+# Cross-references to other chapters are left unresolved, so warnings are not errors here.
+chapter: $(STAMP)
+	@test -n "$(NB)" || { echo "usage: make chapter NB=book/03_waveform_unet/03_01_waveform_unet.ipynb [TUTORIAL_MODE=fast]"; exit 2; }
+	$(PY) scripts/book_config.py book/_build/config-$(MODE).yml --mode $(MODE) \
+		--chapter $(NB) --toc book/_build/toc-chapter.yml
+	TUTORIAL_MODE=$(MODE) TUTORIAL_STATIC_WIDGETS=1 $(BUDGET) --mode $(MODE) \
+		--report book/_build/budget-chapter.json -- $(BIN)/jupyter-book build book --keep-going \
+		--config book/_build/config-$(MODE).yml --toc $(CURDIR)/book/_build/toc-chapter.yml \
+		--path-output book/_build/chapter
+	@echo "The chapter is in book/_build/chapter/_build/html/ (open its index.html)"
 
 student: $(STAMP)
 	$(PY) scripts/book_config.py book/_build/config-student-$(MODE).yml --mode $(MODE) --student
@@ -59,12 +76,14 @@ unit: $(STAMP)
 	TUTORIAL_MODE=fast $(BIN)/pytest tests --ignore=tests/browser
 
 notebooks: $(STAMP)
-	TUTORIAL_MODE=fast $(BIN)/pytest --nbmake --nbmake-timeout=300 --durations=0 -p no:cacheprovider \
+	TUTORIAL_MODE=fast $(BUDGET) --mode fast --report book/_build/budget-notebooks.json -- \
+		$(BIN)/pytest --nbmake --nbmake-timeout=300 --durations=0 -p no:cacheprovider \
 		$$(find book -name '*.ipynb' -not -path '*/_build/*' -not -path '*/.ipynb_checkpoints/*' | sort)
 
 book-fast: $(STAMP)
 	$(PY) scripts/book_config.py book/_build/config-fast.yml --mode fast
-	TUTORIAL_MODE=fast TUTORIAL_STATIC_WIDGETS=1 $(JB) --config book/_build/config-fast.yml \
+	TUTORIAL_MODE=fast TUTORIAL_STATIC_WIDGETS=1 $(BUDGET) --mode fast \
+		--report book/_build/budget-book-fast.json -- $(JB) --config book/_build/config-fast.yml \
 		--path-output book/_build/fast
 
 # The student edition in fast mode, reusing the fast build's executed notebooks.

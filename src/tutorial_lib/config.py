@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from ._validate import check_choice, check_int
 
 __all__ = [
+    "BUDGETS",
     "MODES",
     "mode",
     "set_mode",
@@ -40,6 +41,14 @@ __all__ = [
 ]
 
 MODES = ("fast", "book", "full")
+#: Per-notebook budgets on a 2-core CPU: wall time (s) and peak resident memory of the
+#: kernel (MiB). ``scripts/notebook_budget.py`` measures every notebook that ``make test``
+#: (fast) and ``make book`` (book) execute and fails the run when one goes over. ``full``
+#: mode is for a GPU and has no budget. 4 GiB a notebook lets the book build on an 8 GB laptop.
+BUDGETS: dict[str, dict[str, float]] = {
+    "fast": {"seconds": 90.0, "memory_mib": 2048.0},
+    "book": {"seconds": 300.0, "memory_mib": 4096.0},
+}
 ENV_VAR = "TUTORIAL_MODE"
 STATIC_ENV_VAR = "TUTORIAL_STATIC_WIDGETS"  # set by the HTML book build (make book)
 DEFAULT_MODE = "book"
