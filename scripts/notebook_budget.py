@@ -146,8 +146,10 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
 
 
-def run(mode: str, report: Path | None, command: list[str]) -> int:
-    budget = _budgets().get(mode)
+def run(
+    mode: str, report: Path | None, command: list[str], budget: dict[str, float] | None = None
+) -> int:
+    budget = _budgets().get(mode) if budget is None else budget
     start = time.monotonic()
     child = subprocess.Popen(command)
     root = psutil.Process(child.pid)
@@ -233,11 +235,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", required=True, choices=("fast", "book", "full"))
     parser.add_argument("--report", type=Path, default=None)
+    parser.add_argument("--max-seconds", type=float, default=None, help="override the budget")
+    parser.add_argument("--max-mib", type=float, default=None, help="override the budget")
     args = parser.parse_args(argv[:split])
     command = argv[split + 1 :]
     if not command:
         parser.error("no command after --")
-    return run(args.mode, args.report, command)
+    budget = dict(
+        _budgets().get(args.mode) or {"seconds": float("inf"), "memory_mib": float("inf")}
+    )
+    if args.max_seconds is not None:
+        budget["seconds"] = args.max_seconds
+    if args.max_mib is not None:
+        budget["memory_mib"] = args.max_mib
+    return run(args.mode, args.report, command, budget)
 
 
 if __name__ == "__main__":
