@@ -154,3 +154,27 @@ def test_console_script_and_python_m(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "tutorial_lib", "sample", "no-such-model", "--out", str(tmp_path)],
                          capture_output=True, text=True, env=env, timeout=60)  # fmt: skip
     assert bad.returncode == 2 and "unknown model" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_sample_streams_in_batches_with_one_seed_per_batch(tmp_path):
+    calls = []
+
+    def recording(n, steps, sampler, seed):
+        calls.append((n, seed))
+        return _dummy_sample(n, steps, sampler, seed)
+
+    registry.register_model("dummy-noise", recording, "Quiet white noise for tests")
+    out = tmp_path / "s"
+    assert main(["sample", "dummy-noise", "--n", "7", "--batch", "3", "--seed", "5",
+                 "--out", str(out)]) == 0  # fmt: skip
+    assert calls == [(3, 5), (3, 6), (1, 7)]  # never more than --batch clips at once
+    assert len(list(out.glob("*.wav"))) == 7
+    info = json.loads((out / "samples.json").read_text())
+    assert info["batch"] == 3 and info["seed"] == 5
+    # the first batch does not depend on --n
+    first = sf.read(out / "dummy-noise_00000.wav", dtype="float32")[0]
+    again = tmp_path / "t"
+    assert main(["sample", "dummy-noise", "--n", "1", "--batch", "3", "--seed", "5",
+                 "--out", str(again)]) == 0  # fmt: skip
+    assert np.array_equal(first, sf.read(again / "dummy-noise_00000.wav", dtype="float32")[0])
+    assert main(["sample", "dummy-noise", "--n", "2", "--batch", "0", "--out", str(out)]) == 2

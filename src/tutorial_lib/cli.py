@@ -182,16 +182,23 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if args.out is None:
         raise CLIError("--out DIR is required (the folder for the WAV files).")
     out = _out_dir(args.out)
-    x, sr = registry.sample(
-        args.model, args.n, steps=args.steps, sampler=args.sampler, seed=args.seed
-    )
-    files = []
-    for i in _progress(range(x.shape[0]), x.shape[0], "writing WAV files"):
-        name = f"{args.model}_{i:05d}.wav"
-        audio.save(out / name, x[i].detach().cpu().float(), sr)
-        files.append(name)
+    # Streamed: batch k of args.batch clips is sampled with seed (args.seed + k) and written
+    # before the next is sampled, so memory does not grow with --n.
+    files, sr = [], None
+    starts = range(0, args.n, args.batch)
+    for k, start in enumerate(_progress(starts, len(starts), "sampling batches")):
+        size = min(args.batch, args.n - start)
+        x, sr = registry.sample(
+            args.model, size, steps=args.steps, sampler=args.sampler, seed=args.seed + k
+        )
+        for i in range(size):
+            name = f"{args.model}_{start + i:05d}.wav"
+            audio.save(out / name, x[i].detach().cpu().float(), sr)
+            files.append(name)
+        del x
     info = dict(model=args.model, n=args.n, steps=args.steps, sampler=args.sampler,
-                seed=args.seed, sr=sr, files=files)  # fmt: skip
+                seed=args.seed, batch=args.batch, sr=sr, files=files,
+                seeds="batch k (clips k*batch ...) is sampled with seed + k")  # fmt: skip
     _write_text(out / "samples.json", json.dumps(info, indent=1))
     print(f"Wrote {len(files)} WAV files ({sr} Hz) and samples.json to {out}/.")
     return 0
@@ -384,7 +391,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="output folder")
     p.add_argument("--steps", type=_positive_int, help="sampler steps (default: the model's)")
     p.add_argument("--sampler", help="sampler name (default: the model's)")
-    p.add_argument("--seed", type=_nonneg_int, default=0, help="seed (default 0)")
+    p.add_argument(
+        "--seed", type=_nonneg_int, default=0, help="seed of the first batch (default 0)"
+    )
+    p.add_argument(
+        "--batch",
+        type=_positive_int,
+        default=16,
+        help="clips sampled at once (default 16; batch k uses seed + k; memory grows with "
+        "--batch, not with --n)",
+    )
     p.add_argument("--list", action="store_true", help="list the registered models and exit")
     p.set_defaults(func=_cmd_sample)
 
