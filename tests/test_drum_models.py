@@ -82,14 +82,19 @@ def test_sample_uses_the_models_sampler_settings():
 
 @pytest.mark.skipif(not _have_reference("drums-unet"), reason="reference checkpoint not shipped")
 def test_shipped_scores_back_the_chapters_claims():
-    """The registry numbers the chapter prints: the reference must beat the untrained and the
-    10x shorter model on FD and KID and produce the asked class most of the time."""
+    """The registry numbers the chapter prints, read as section 5 and the summary read them:
+    both trained models are far closer than the untrained one on FD and KID; FD does not
+    separate the reference from the 10x shorter run (within a quarter of each other); the
+    class check does: the reference produces the asked class most of the time, more often
+    than the shorter run."""
     ref, short = ck.reference("drums-unet"), ck.reference("drums-unet-short")
     m = ref.metric
     assert short.steps * 10 == ref.steps == dm.train_settings("book")["steps"]
-    assert m["fd"] < m["fd_short"] < m["fd_untrained"]
-    assert m["kid"] < m["kid_short"] < m["kid_untrained"]
-    assert m["class_accuracy"] > 0.5 and m["class_accuracy"] > m["class_accuracy_untrained"]
+    for key in ("fd", "kid"):
+        assert max(m[key], m[f"{key}_short"]) < m[f"{key}_untrained"] / 10
+    assert abs(m["fd"] - m["fd_short"]) < 0.25 * max(m["fd"], m["fd_short"])
+    assert m["class_accuracy"] > 0.5
+    assert m["class_accuracy"] > m["class_accuracy_short"] > m["class_accuracy_untrained"]
     assert (m["sampler_rho"], m["sampler_guidance"]) == (
         dm.SAMPLING["rho"],
         dm.SAMPLING["guidance"],
