@@ -27,6 +27,7 @@ from typing import Any
 from . import registry
 
 __all__ = [
+    "BATCH",
     "CLASSES",
     "CONFIG",
     "LENGTH",
