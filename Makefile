@@ -5,8 +5,9 @@
 
 PYTHON ?= python3
 VENV   := .venv
-PY     := $(VENV)/bin/python
-BIN    := $(VENV)/bin
+# A venv keeps its programs in bin/, or in Scripts/ on Windows (make from Git Bash or MSYS2).
+BIN    := $(VENV)/$(if $(filter Windows_NT,$(OS)),Scripts,bin)
+PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 JB     := $(BIN)/jupyter-book build book --warningiserror --nitpick --keep-going
 # Runs a command and measures every notebook kernel it starts (time, peak memory); fails when
