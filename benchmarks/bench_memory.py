@@ -15,16 +15,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "scripts"))
 
 CASES = [
     ("sample drums-unet-kick --n 1", ["sample", "drums-unet-kick", "--n", "1"]),
@@ -50,7 +46,7 @@ def _run(args: list[str]) -> tuple[float, float]:
 
 
 def main() -> None:
-    from notebook_budget import machine
+    from bench_data import machine
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None)
@@ -73,7 +69,7 @@ def main() -> None:
         print(f"{rows[-1]['command']:45s} {seconds:7.1f} s {mib:8.0f} MiB", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    result = {"machine": machine(), "threads": os.cpu_count(), "rows": rows}
+    result = {"machine": machine(), "rows": rows}
     if args.out:
         args.out.write_text(json.dumps(result, indent=1) + "\n")
         print(f"wrote {args.out}")

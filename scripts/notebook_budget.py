@@ -146,10 +146,7 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB, Python {platform.python_version()}"
 
 
-def run(
-    mode: str, report: Path | None, command: list[str], budget: dict[str, float] | None = None
-) -> int:
-    budget = _budgets().get(mode) if budget is None else budget
+def run(mode: str, report: Path | None, command: list[str], budget: dict[str, float]) -> int:
     start = time.monotonic()
     child = subprocess.Popen(command)
     root = psutil.Process(child.pid)

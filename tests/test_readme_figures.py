@@ -25,9 +25,6 @@ def test_readme_quotes_the_cli_memory_benchmark():
 
 
 def test_measured_notebook_budgets_are_within_budget():
-    import sys
-
-    sys.path.insert(0, str(ROOT / "src"))
     from tutorial_lib.config import BUDGETS
 
     for mode, name in (("fast", "notebooks-fast.json"), ("book", "notebooks-book.json")):

@@ -277,17 +277,12 @@ def _sample_batches(model: Any, n: int, labels: Any, seed: int, sampling: dict[s
     if labels is not None and not torch.is_tensor(labels):
         labels = list(labels)
     parts = []
-    with torch.no_grad():
-        for start in range(0, n, BATCH):
-            part = slice(start, min(n, start + BATCH))
-            parts.append(
-                vdiffusion.sample(
-                    model,
-                    x_init=noise[part],
-                    class_labels=None if labels is None else labels[part],
-                    **sampling,
-                )  # fmt: skip
-            )
+    for start in range(0, n, BATCH):  # vdiffusion.sample runs without autograd
+        part = slice(start, min(n, start + BATCH))
+        batch_labels = None if labels is None else labels[part]
+        parts.append(
+            vdiffusion.sample(model, x_init=noise[part], class_labels=batch_labels, **sampling)
+        )
     return torch.cat(parts)
 
 
