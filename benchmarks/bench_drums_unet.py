@@ -1,8 +1,8 @@
 """Sample quality of the drum models: the scores stored with the reference checkpoints.
 
 Scores the untrained model, ``drums-unet-short`` and ``drums-unet`` with
-``tl.drum_models.evaluate`` (FD and KID against real test clips, their floor, and the
-per-class check) using the models' sampler settings (``tl.drum_models.SAMPLING``), and the
+``tl.families.drums_unet.evaluate`` (FD and KID against real test clips, their floor, and the
+per-class check) using the models' sampler settings (``tl.families.drums_unet.SAMPLING``), and the
 reference once more for each other sampler setting of the grid below, to show what the
 time spacing ``rho`` and classifier-free guidance ``w`` do.
 
@@ -32,8 +32,8 @@ GRID = ((1.0, 1.0), (3.0, 1.0), (1.0, 3.0), (3.0, 3.0))
 def _load(path: Path) -> Any:
     import tutorial_lib as tl
 
-    model = tl.drum_models.build()
-    tl.checkpoints.load_into(model, path, config=tl.drum_models.CONFIG)
+    model = tl.families.drums_unet.build()
+    tl.checkpoints.load_into(model, path, config=tl.families.drums_unet.CONFIG)
     return model.float().eval()
 
 
@@ -69,11 +69,11 @@ def main() -> None:
     else:
         paths = {n: folder / f"{n}.safetensors" for n in ("drums-unet", "drums-unet-short")}
     reference, short = _load(paths["drums-unet"]), _load(paths["drums-unet-short"])
-    sampling = tl.drum_models.SAMPLING
+    sampling = tl.families.drums_unet.SAMPLING
     n = args.n_per_class
     t0 = time.perf_counter()
-    main_scores = tl.drum_models.evaluate(
-        {"untrained": tl.drum_models.build(), "short": short, "reference": reference},
+    main_scores = tl.families.drums_unet.evaluate(
+        {"untrained": tl.families.drums_unet.build(), "short": short, "reference": reference},
         n_per_class=n,
     )
     grid = {}
@@ -82,7 +82,9 @@ def main() -> None:
         if rho == sampling["rho"] and w == sampling["guidance"]:
             grid[key] = _row(main_scores["reference"])
             continue
-        r = tl.drum_models.evaluate({"reference": reference}, n_per_class=n, rho=rho, guidance=w)
+        r = tl.families.drums_unet.evaluate(
+            {"reference": reference}, n_per_class=n, rho=rho, guidance=w
+        )
         grid[key] = _row(r["reference"])
         print(f"{key}: FD {grid[key]['fd']:.1f}, class check {grid[key]['class_accuracy']:.2f}")
     seconds = time.perf_counter() - t0

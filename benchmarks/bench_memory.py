@@ -25,7 +25,7 @@ from pathlib import Path
 CASES = [
     ("sample drums-unet-kick --n 1", ["sample", "drums-unet-kick", "--n", "1"]),
     ("sample drums-unet-kick --n 256", ["sample", "drums-unet-kick", "--n", "256"]),
-    ("sample small_conv_drums_rf --n 256", ["sample", "small_conv_drums_rf", "--n", "256"]),
+    ("sample drums-small-rf --n 256", ["sample", "drums-small-rf", "--n", "256"]),
 ]
 
 

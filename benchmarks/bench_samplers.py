@@ -25,10 +25,10 @@ def best_of(fn, repeats: int = 3) -> float:
 def main() -> None:
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    ab = tl.models.small.drum_alpha_bars()
+    ab = tl.families.drums_small.alpha_bars()
     cases = {
         "SmallConv1d, 16 clips x 4096": (
-            tl.models.SmallConv1d(**tl.models.small.drum_model_config()).eval(),
+            tl.families.drums_small.build().eval(),
             torch.randn(16, 1, 4096),
         ),
         "TimeMLP, 4096 points x 2": (tl.models.TimeMLP(dim=2).eval(), torch.randn(4096, 2)),

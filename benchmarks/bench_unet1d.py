@@ -22,9 +22,10 @@ import sys
 
 CHILD = r"""
 import json, statistics, sys, time, torch
-import tutorial_lib.drum_models as dm
+import tutorial_lib.families.drums_unet as dm
 from tutorial_lib import vdiffusion
-from tutorial_lib.models.unet1d import UNet1d, peak_step_memory
+from tutorial_lib.models.unet1d import UNet1d
+from tutorial_lib.training import peak_step_memory
 a = json.loads(sys.argv[1])
 torch.manual_seed(0)
 dev = torch.device(a["device"])

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import pkgutil
 import sys
 from pathlib import Path
 
 import tutorial_lib as tl
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Packages whose modules get a section each (``tl.data`` re-exports its modules' names).
+PACKAGES_BY_MODULE = ("families", "models")
 OUT = ROOT / "docs" / "LIBRARY.md"
 
 
@@ -59,6 +62,14 @@ def render() -> str:
         lines += ["", f"## `tl.{mod_name}`", "", first_line(module), ""]
         for name in getattr(module, "__all__", []):
             lines.append(_entry(name, getattr(module, name, None)))
+        if mod_name in PACKAGES_BY_MODULE:  # one section per module of the package
+            for sub in sorted(m.name for m in pkgutil.iter_modules(module.__path__)):
+                if sub.startswith("_"):
+                    continue
+                submodule = importlib.import_module(f"tutorial_lib.{mod_name}.{sub}")
+                lines += ["", f"### `tl.{mod_name}.{sub}`", "", first_line(submodule), ""]
+                for name in getattr(submodule, "__all__", []):
+                    lines.append(_entry(name, getattr(submodule, name, None)))
     return "\n".join(lines) + "\n"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 import tutorial_lib as tl
-from tutorial_lib import drum_models as dm
+from tutorial_lib.families import drums_unet as dm
 
 ROOT = Path(__file__).resolve().parents[1]
 

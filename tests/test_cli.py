@@ -25,7 +25,7 @@ def _isolated(tmp_path, monkeypatch):
     # a private registry for every test
     monkeypatch.setattr(registry, "_MODELS", {})
     monkeypatch.setattr(registry, "_RECIPES", {})
-    monkeypatch.setattr(registry, "_PROVIDERS", ())
+    monkeypatch.setattr(registry, "_FAMILY_PACKAGES", ())
 
 
 def _dummy_sample(n, steps, sampler, seed):

@@ -71,26 +71,24 @@ def test_direct_samplers_keep_no_graph():
         _no_graph(fn(_Affine(), z, steps=3), fn.__name__)
 
 
-def test_drum_models_sample_and_evaluate_keep_no_graph():
-    x, sr = tl.drum_models.sample(3, steps=2, seed=0)
-    _no_graph(x, "drum_models.sample")
-    assert x.shape == (3, 1, tl.drum_models.LENGTH) and sr == tl.drum_models.SR
-    out = tl.drum_models.evaluate(
-        {"reference": tl.drum_models.load()}, n_per_class=2, steps=2, n_train=16
+def test_drums_unet_sample_and_evaluate_keep_no_graph():
+    x, sr = tl.families.drums_unet.sample(3, steps=2, seed=0)
+    _no_graph(x, "drums_unet.sample")
+    assert x.shape == (3, 1, tl.families.drums_unet.LENGTH) and sr == tl.families.drums_unet.SR
+    out = tl.families.drums_unet.evaluate(
+        {"reference": tl.families.drums_unet.load()}, n_per_class=2, steps=2, n_train=16
     )
-    _no_graph(out["reference"]["audio"], "drum_models.evaluate")
+    _no_graph(out["reference"]["audio"], "drums_unet.evaluate")
 
 
-def test_drum_models_sample_does_not_depend_on_the_batch_size(monkeypatch):
-    a, _ = tl.drum_models.sample(5, steps=2, seed=3)
-    monkeypatch.setattr(tl.drum_models, "BATCH", 2)  # three batches instead of one
-    b, _ = tl.drum_models.sample(5, steps=2, seed=3)
+def test_drums_unet_sample_does_not_depend_on_the_batch_size(monkeypatch):
+    a, _ = tl.families.drums_unet.sample(5, steps=2, seed=3)
+    monkeypatch.setattr(tl.families.drums_unet, "BATCH", 2)  # three batches instead of one
+    b, _ = tl.families.drums_unet.sample(5, steps=2, seed=3)
     torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize(
-    "name", ["drums-unet-kick", "small_conv_drums_ddpm", "small_conv_drums_rf"]
-)
+@pytest.mark.parametrize("name", ["drums-unet-kick", "drums-small-ddpm", "drums-small-rf"])
 def test_registry_sample_keeps_no_graph(name):
     x, _ = tl.registry.sample(name, 2, steps=2)
     _no_graph(x, f"registry.sample({name!r})")
@@ -120,8 +118,8 @@ _MEMORY_SCRIPT = textwrap.dedent(
     import json, resource, torch
     import tutorial_lib as tl
     torch.set_num_threads(1)
-    model = tl.drum_models.load("drums-unet")
-    labels = list(tl.drum_models.CLASSES)
+    model = tl.families.drums_unet.load("drums-unet")
+    labels = list(tl.families.drums_unet.CLASSES)
     # warm-up: allocator and first-call costs, 1 clip, 2 steps
     tl.vdiffusion.sample(model, (1, 1, 8192), steps=2, class_labels=labels[:1], seed=0)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -1,5 +1,6 @@
 """Tests for tutorial_lib.models (lazy package) and models.small: shapes, time conditioning,
-zero-initialised output, config round trip, size, recipes, and argument checks."""
+zero-initialised output, config round trip, size and argument checks. (Chapter 2's family,
+SmallConv1d on drums, is tested in test_drums_small.py.)"""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import torch
 
 import tutorial_lib as tl
 from tutorial_lib.models import small
+
+#: the config of chapter 2's reference models
+CONFIG = {"channels": 1, "width": 32, "mults": [1, 2, 3], "factor": 4, "kernel_size": 5,
+          "time_dim": 64, "patch": 8}  # fmt: skip
 
 
 def test_lazy_package_exports():
@@ -35,7 +40,7 @@ def test_time_mlp_shapes_and_time_dependence():
 
 def test_small_conv_shapes_zero_init_and_gradients():
     torch.manual_seed(0)
-    net = small.SmallConv1d(**small.drum_model_config())
+    net = small.SmallConv1d(**CONFIG)
     x = torch.randn(2, 1, 4096)
     out = net(x, torch.tensor([0.2, 0.8]))
     assert out.shape == x.shape
@@ -51,7 +56,7 @@ def test_small_conv_shapes_zero_init_and_gradients():
 
 
 def test_small_conv_size_and_config():
-    net = small.SmallConv1d(**small.drum_model_config())
+    net = small.SmallConv1d(**CONFIG)
     n = sum(p.numel() for p in net.parameters())
     assert n * 2 < 2_000_000  # fits the 2 MB budget in float16
     assert small.SmallConv1d(**net.config).config == net.config
@@ -71,34 +76,3 @@ def test_small_conv_bad_input():
         small.SmallConv1d(kernel_size=4)
     with pytest.raises(TypeError, match="mults: expected a non-empty list"):
         small.SmallConv1d(mults=())
-
-
-def test_recipes_are_registered_and_settings_by_mode():
-    names = tl.registry.recipes()
-    assert "small_conv_drums_ddpm" in names and "small_conv_drums_rf" in names
-    assert small.drum_training("fast")["max_steps"] < small.drum_training("full")["max_steps"]
-    with pytest.raises(ValueError, match="unknown value 'slow'"):
-        small.drum_training("slow")
-
-
-def test_registered_sampler_of_the_reference_models():
-    names = tl.checkpoints.references()
-    if "small_conv_drums_rf" not in names:
-        pytest.skip("reference checkpoint small_conv_drums_rf is not shipped")
-    audio, sr = tl.registry.sample("small_conv_drums_rf", n=2, steps=2, seed=1)
-    assert audio.shape == (2, 1, small.DRUMS["length"]) and sr == small.DRUMS["sr"]
-    assert audio.abs().max() <= 1
-    again, _ = tl.registry.sample("small_conv_drums_rf", n=2, steps=2, seed=1)
-    assert torch.equal(audio, again)
-    with pytest.raises(ValueError, match="samples ddpm models"):
-        small.sample_drums("rf", 1, 2, "ddim")
-
-
-def test_drum_recipe_is_reproducible():
-    """The initial weights come from the recipe's seed, not from the caller's random state."""
-    nets = []
-    for outer_seed in (1, 2):
-        torch.manual_seed(outer_seed)
-        nets.append(small.train_drums("rf", "fast", None, progress=False)[0])
-    a, b = (n.state_dict() for n in nets)
-    assert all(torch.equal(a[k], b[k]) for k in a)

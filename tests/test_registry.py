@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 
 import pytest
 import torch
@@ -16,7 +15,7 @@ from tutorial_lib import registry
 def empty_registry(monkeypatch):
     monkeypatch.setattr(registry, "_RECIPES", {})
     monkeypatch.setattr(registry, "_MODELS", {})
-    monkeypatch.setattr(registry, "_PROVIDERS", ())
+    monkeypatch.setattr(registry, "_FAMILY_PACKAGES", ())
     monkeypatch.setattr(registry, "_loaded", set())
 
 
@@ -73,32 +72,76 @@ def test_duplicates_and_bad_registrations():
         registry.register_model("ok", sample_ok, "  ")
 
 
-def test_providers_are_imported_lazily(tmp_path, monkeypatch):
-    (tmp_path / "fake_provider_mod.py").write_text(
-        textwrap.dedent(
-            """
-            from tutorial_lib import registry
+_FAMILY = """
+SR, LENGTH, CLASSES, CONFIG, SAMPLING = 8000, 100, None, {}, {"steps": 1}
+RECIPE, DESCRIPTION = "fake-family", "A family found by listing its package."
+CHECKPOINTS = ("fake-a",)
+MODELS = {"fake-a": "Silence.", "fake-b": "Silence too."}
 
-            def train(mode, out_dir, resume):
-                return out_dir
 
-            registry.register_recipe("from_provider", train, "Registered on import.")
-            """
-        )
-    )
+def train_settings(mode): return {}
+def dataset(n, split="train"): return None
+def build(config=None): return None
+def train(mode, out_dir, resume=False):
+    path = out_dir / "fake-a.safetensors"
+    path.write_bytes(b"x")
+    return path
+def train_model(model, name, mode=None): return model
+def load(name): return None
+def sample(n, steps=None, sampler=None, seed=0, *, name="fake-a"):
+    import torch
+    return torch.zeros(n, 1, LENGTH) + (0.5 if name == "fake-b" else 0.0), SR
+def evaluate(models, *, steps=None, seed=0): return {}
+"""
+
+
+def _family_package(tmp_path, monkeypatch, files):
+    pkg = tmp_path / "fake_families"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    for name, text in files.items():
+        (pkg / f"{name}.py").write_text(text)
     monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(registry, "_PROVIDERS", ("fake_provider_mod",))
-    monkeypatch.delitem(sys.modules, "fake_provider_mod", raising=False)
-    assert "fake_provider_mod" not in sys.modules
-    assert registry.recipes() == {"from_provider": "Registered on import."}
-    assert "fake_provider_mod" in sys.modules
-    assert registry.models() == {}
+    for mod in [m for m in sys.modules if m.startswith("fake_families")]:
+        monkeypatch.delitem(sys.modules, mod)
+    monkeypatch.setattr(registry, "_FAMILY_PACKAGES", ("fake_families",))
 
 
-def test_broken_provider_is_named(monkeypatch):
-    monkeypatch.setattr(registry, "_PROVIDERS", ("tutorial_lib.no_such_module",))
-    with pytest.raises(ImportError, match="no_such_module"):
+def test_families_are_found_by_listing_their_package(tmp_path, monkeypatch):
+    """A new family module is registered without touching any list (the CLI finds it too)."""
+    _family_package(tmp_path, monkeypatch, {"fake": _FAMILY, "_helper": "raise RuntimeError"})
+    assert "fake_families.fake" not in sys.modules
+    assert registry.recipes() == {"fake-family": "A family found by listing its package."}
+    assert "fake_families.fake" in sys.modules and "fake_families._helper" not in sys.modules
+    assert list(registry.models()) == ["fake-a", "fake-b"]
+    audio, sr = registry.sample("fake-b", 2)
+    assert sr == 8000 and float(audio.mean()) == 0.5  # the name reaches the family's sample
+    assert registry.run_recipe("fake-family", "fast", tmp_path / "out").name == "fake-a.safetensors"
+
+
+def test_a_family_without_the_shape_is_named(tmp_path, monkeypatch):
+    broken = _FAMILY.replace("def evaluate(models, *, steps=None, seed=0): return {}", "")
+    _family_package(tmp_path, monkeypatch, {"broken": broken})
+    with pytest.raises(ImportError, match=r"fake_families\.broken.*function evaluate"):
         registry.recipes()
+
+
+def test_a_family_that_fails_to_import_is_named(tmp_path, monkeypatch):
+    _family_package(tmp_path, monkeypatch, {"bad": "import no_such_module_here"})
+    with pytest.raises(ImportError, match=r"fake_families\.bad.*no_such_module_here"):
+        registry.recipes()
+
+
+def test_the_books_families_have_the_shape():
+    """Each family's reference checkpoints are shipped and registered under its names."""
+    from tutorial_lib import checkpoints, families
+
+    assert families.names() == ["drums_small", "drums_unet"]
+    shipped = checkpoints.references()
+    for name in families.names():
+        module = families.get(name)
+        for ckpt in module.CHECKPOINTS:
+            assert ckpt in module.MODELS and shipped[ckpt].recipe == module.RECIPE, ckpt
 
 
 def test_import_does_no_work():

@@ -9,7 +9,7 @@ Use it with one alias, so a reader always sees where a name lives::
 
 Topic modules (imported on first use, so ``import tutorial_lib`` does no work):
 ``audio``, ``plotting``, ``widgets``, ``schedules``, ``objectives``, ``samplers``,
-``vdiffusion``, ``models``, ``drum_models``, ``training``, ``checkpoints``, ``registry``,
+``vdiffusion``, ``models``, ``families``, ``training``, ``checkpoints``, ``registry``,
 ``data``, ``metrics``, ``exercises``, ``cli``.
 """
 
@@ -38,8 +38,8 @@ _SUBMODULES = (
     "cli",
     "config",
     "data",
-    "drum_models",
     "exercises",
+    "families",
     "metrics",
     "models",
     "objectives",

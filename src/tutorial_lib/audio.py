@@ -214,7 +214,7 @@ def save(path: str | os.PathLike, x: Any, sr: int, *, subtype: str = "PCM_16") -
     data = data.T if data.ndim == 2 else data  # soundfile wants (T, C)
     if ext == "opus":
         subtype = "OPUS"
-    from .checkpoints import atomic_write  # the library's one atomic-write helper
+    from ._io import atomic_write  # the library's one atomic-write helper
 
     with atomic_write(path, "wb") as f:
         sf.write(f, data, sr, subtype=subtype, format=fmt)

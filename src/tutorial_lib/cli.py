@@ -51,7 +51,7 @@ def _err(message: str) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    from .checkpoints import atomic_write
+    from ._io import atomic_write
 
     with atomic_write(path, "w") as f:
         f.write(text)

@@ -229,9 +229,9 @@ def setup(
     current = mode()  # validates $TUTORIAL_MODE before any work
     if threads is not None:
         set_threads(threads)
-    from . import plotting
+    from ._style import set_style  # the style without the plotting layer
 
-    plotting.set_style()
+    set_style()
     dev = pick_device(device, verbose=verbose)
     if verbose:
         print(f"Mode: {current} (set TUTORIAL_MODE=fast|book|full to change), seed: {seed}")

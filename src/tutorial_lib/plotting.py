@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ._style import STYLE, set_style
 from ._validate import (
     check_audio,
     check_choice,
@@ -33,42 +34,6 @@ __all__ = [
     "loss_curves",
     "audio_panel",
 ]
-
-#: The book's matplotlib settings (applied by :func:`set_style`).
-STYLE: dict[str, Any] = {
-    "figure.figsize": (7.0, 3.0),
-    "figure.dpi": 100,
-    "savefig.dpi": 100,
-    "figure.constrained_layout.use": True,
-    "font.size": 11,
-    "axes.titlesize": 12,
-    "axes.labelsize": 11,
-    "xtick.labelsize": 10,
-    "ytick.labelsize": 10,
-    "legend.fontsize": 10,
-    "legend.frameon": False,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "grid.linewidth": 0.6,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "lines.linewidth": 1.4,
-    "image.cmap": "magma",
-}
-
-
-def set_style() -> dict[str, Any]:
-    """Apply the book's plot style to matplotlib's rcParams; return the settings applied.
-
-    Readable font sizes, a light grid, constrained layout, no top/right spines, the
-    ``magma`` colormap. Call it once (``tl.setup()`` does); nothing changes at import time.
-
-    Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
-    """
-    import matplotlib as mpl
-
-    mpl.rcParams.update(STYLE)
-    return dict(STYLE)
 
 
 def _is_tensor(x: Any) -> bool:

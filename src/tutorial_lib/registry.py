@@ -1,6 +1,6 @@
-"""Named training recipes and sampleable models, registered by the chapters' library modules.
+"""Named training recipes and sampleable models: the book's model families, found by listing.
 
-Two small tables, filled by the modules that define the models:
+Two small tables:
 
 - a **recipe** trains a model the way the book's reference checkpoint was trained::
 
@@ -16,22 +16,20 @@ Two small tables, filled by the modules that define the models:
   ``steps`` and ``sampler`` choose the sampler and its number of steps (``None``: the
   model's defaults).
 
-A module registers its entries when it is imported, e.g. at the bottom of
-``tutorial_lib/models/waveform_unet.py``::
-
-    from .. import registry
-    registry.register_recipe("waveform_unet_drums", train_drums, "Waveform U-Net on drum hits")
-
-The modules to import are listed in ``_PROVIDERS``; they are imported on the first lookup
-(``recipes()``, ``get_model(...)``, ...), so ``import tutorial_lib`` stays instant. The
-command line (``tutorial-lib train NAME``, ``tutorial-lib sample NAME``) uses these tables.
+On the first lookup (``recipes()``, ``get_model(...)``, ...) the registry lists the
+family package :mod:`tutorial_lib.families` and registers every family it finds (each
+module of one shape, ``docs/FAMILIES.md``): the family's ``RECIPE`` runs its ``train``, and
+each name of its ``MODELS`` samples with ``sample(..., name=NAME)``. Nobody keeps a list: a
+new family module is found by being there. ``import tutorial_lib`` stays instant, since
+nothing is imported before the first lookup. A notebook can add its own entries with
+:func:`register_recipe` and :func:`register_model`. The command line (``tutorial-lib train
+NAME``, ``tutorial-lib sample NAME``) uses these tables.
 
 Introduced in: book/00_intro/how_this_book_works.md
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,9 +49,9 @@ __all__ = [
     "sample",
 ]
 
-#: Modules that register recipes and models when imported (e.g.
-#: ``"tutorial_lib.models.waveform_unet"``); imported lazily on the first lookup.
-_PROVIDERS: tuple[str, ...] = ("tutorial_lib.models.small", "tutorial_lib.drum_models")
+#: The packages whose modules are model families (every module not starting with ``_``);
+#: listed and imported on the first lookup.
+_FAMILY_PACKAGES: tuple[str, ...] = ("tutorial_lib.families",)
 
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9_.\-]*")
 
@@ -73,20 +71,47 @@ _MODELS: dict[str, _Entry] = {}
 _loaded: set[str] = set()
 
 
+def _family_functions(module: Any) -> tuple[Callable[..., Any], dict[str, Callable[..., Any]]]:
+    """The recipe function and the sample functions (one per name of ``MODELS``) of a family."""
+
+    def recipe(mode: str, out_dir: Path, resume: bool) -> Path:
+        return module.train(mode, out_dir, resume)
+
+    recipe.__module__ = module.__name__
+    recipe.__qualname__ = "train"
+    samplers = {}
+    for model_name in module.MODELS:
+
+        def sample_fn(n: int, steps: int | None, sampler: str | None, seed: int,
+                      _name: str = model_name) -> Any:  # fmt: skip
+            return module.sample(n, steps, sampler, seed, name=_name)
+
+        sample_fn.__module__ = module.__name__
+        sample_fn.__qualname__ = f"sample[name={model_name}]"
+        samplers[model_name] = sample_fn
+    return recipe, samplers
+
+
 def _load_providers() -> None:
-    """Import every provider module once (they register their entries on import)."""
-    for module in _PROVIDERS:
-        if module in _loaded:
+    """Register every family of the family packages, once."""
+    from . import families
+
+    for package in _FAMILY_PACKAGES:
+        if package in _loaded:
             continue
-        try:
-            importlib.import_module(module)
-        except Exception as err:
-            raise ImportError(
-                f"registry: could not import {module!r}, a module listed in "
-                f"tutorial_lib.registry._PROVIDERS to register recipes and models: "
-                f"{type(err).__name__}: {err}"
-            ) from err
-        _loaded.add(module)
+        for family in families.names(package):
+            try:
+                module = families.get(family, package)
+            except Exception as err:
+                raise ImportError(
+                    f"registry: could not load the model family {package}.{family}: "
+                    f"{type(err).__name__}: {err}"
+                ) from err
+            recipe, samplers = _family_functions(module)
+            register_recipe(module.RECIPE, recipe, module.DESCRIPTION)
+            for model_name, sample_fn in samplers.items():
+                register_model(model_name, sample_fn, module.MODELS[model_name])
+        _loaded.add(package)
 
 
 def _register(
@@ -180,7 +205,7 @@ def _lookup(table: dict[str, _Entry], kind: str, name: Any) -> Callable[..., Any
         if not table:
             raise ValueError(
                 f"name: unknown {kind} {name!r}: no {kind}s are registered yet "
-                f"(provider modules: {', '.join(_PROVIDERS) or 'none'})."
+                f"(family packages: {', '.join(_FAMILY_PACKAGES) or 'none'})."
             )
         check_choice(name, "name", sorted(table))
     return table[name].fn

@@ -54,7 +54,14 @@ from typing import Any
 from . import checkpoints
 from ._validate import check_choice, check_int, check_number, describe
 
-__all__ = ["History", "Trainer", "latest_checkpoint"]
+__all__ = [
+    "History",
+    "Trainer",
+    "latest_checkpoint",
+    "random_batches",
+    "measure_step_memory",
+    "peak_step_memory",
+]
 
 _FORMAT = "tutorial_lib.trainer/1"
 _CKPT_RE = re.compile(r"^step_(\d+)\.safetensors$")
@@ -826,3 +833,216 @@ class Trainer:
         }
         source = self.ema_model if ema else self.model
         return checkpoints.save(path, source, config=self.config, metadata=meta, dtype=dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# Batches
+# --------------------------------------------------------------------------------------------
+
+
+def random_batches(audio: Any, batch_size: int, *, labels: Any = None) -> Callable[[int], Any]:
+    """The ``batches(step)`` function of a :class:`Trainer`: clips drawn at random each step.
+
+    Each call draws ``batch_size`` indices with replacement from the global torch generator
+    (which the trainer seeds from ``(seed, step)``, so runs are exactly reproducible and
+    resumable).
+
+    Args:
+        audio: a tensor ``(N, C, T)`` of training clips (already in the model's space).
+        batch_size: clips per batch.
+        labels: optional class labels ``(N,)`` (int tensor); then each batch is a dict
+            ``{"audio": (B, C, T), "label": (B,)}`` (the v-diffusion loss's input).
+
+    Returns:
+        ``batches(step) -> (B, C, T) tensor`` (or the dict with labels).
+
+    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
+    """
+    import torch
+
+    if not torch.is_tensor(audio) or audio.ndim < 2 or audio.shape[0] < 1:
+        raise TypeError(f"audio: expected a tensor (N, C, T) of clips, got {describe(audio)}.")
+    batch_size = check_int(batch_size, "batch_size", min_value=1)
+    if labels is not None:
+        labels = torch.as_tensor(labels)
+        if labels.shape != (audio.shape[0],):
+            raise ValueError(
+                f"labels: expected one label per clip, shape ({audio.shape[0]},), got "
+                f"{describe(labels)}."
+            )
+    n = audio.shape[0]
+
+    def batches(step: int) -> Any:
+        idx = torch.randint(0, n, (batch_size,))
+        return audio[idx] if labels is None else {"audio": audio[idx], "label": labels[idx]}
+
+    return batches
+
+
+# --------------------------------------------------------------------------------------------
+# Memory of one training step
+# --------------------------------------------------------------------------------------------
+
+
+def peak_step_memory(
+    model: Any,
+    x0: Any,
+    step_fn: Any = None,
+    *,
+    poll_s: float = 0.0005,
+) -> dict[str, Any]:
+    """Peak memory of one training step (forward, backward, optimiser step), measured.
+
+    On a CUDA device: ``torch.cuda.max_memory_allocated`` minus the memory allocated before
+    the step (weights, gradients and optimiser state already there are not counted twice).
+    On a CPU: the process's resident memory (RSS, via ``psutil``) is polled from a
+    background thread every ``poll_s`` seconds during the step; the result is the peak minus
+    the RSS before the step. The CPU figure is approximate (the allocator may keep freed
+    memory, other threads allocate too): run it in a fresh process for clean numbers.
+
+    Args:
+        model: the network (on the device to measure).
+        x0: a batch ``(B, C, T)`` of clean audio on the same device.
+        step_fn: ``step_fn(model, x0)`` running one full training step (default: the
+            v-diffusion loss, backward, and an AdamW step on a fresh optimiser).
+
+    Returns:
+        ``{"bytes": peak increase, "method": "cuda" | "cpu-rss", "seconds": step time}``.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    import gc
+    import threading
+    import time
+
+    import torch
+
+    from . import vdiffusion
+
+    if step_fn is None:
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+        def step_fn(m: Any, x: Any) -> None:
+            labels = None if m.classes is None else torch.zeros(x.shape[0], dtype=torch.long)
+            loss = vdiffusion.loss(m, x, class_labels=labels)
+            loss.backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+    model.train()
+    gc.collect()
+    if x0.device.type == "cuda":
+        torch.cuda.synchronize(x0.device)
+        torch.cuda.reset_peak_memory_stats(x0.device)
+        before = torch.cuda.memory_allocated(x0.device)
+        start = time.perf_counter()
+        step_fn(model, x0)
+        torch.cuda.synchronize(x0.device)
+        seconds = time.perf_counter() - start
+        peak = torch.cuda.max_memory_allocated(x0.device) - before
+        return {"bytes": int(peak), "method": "cuda", "seconds": seconds}
+    import psutil
+
+    proc = psutil.Process()
+    before = proc.memory_info().rss
+    peak = [before]
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], proc.memory_info().rss)
+            time.sleep(poll_s)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    start = time.perf_counter()
+    try:
+        step_fn(model, x0)
+    finally:
+        seconds = time.perf_counter() - start
+        done.set()
+        thread.join()
+    peak[0] = max(peak[0], proc.memory_info().rss)
+    return {"bytes": int(peak[0] - before), "method": "cpu-rss", "seconds": seconds}
+
+
+_MEASURE_CODE = """
+import json, sys, torch
+from tutorial_lib import vdiffusion
+from tutorial_lib.models.unet1d import UNet1d
+from tutorial_lib.training import peak_step_memory
+a = json.loads(sys.argv[1])
+torch.manual_seed(0)
+torch.set_num_threads(a["threads"])
+dev = torch.device(a["device"])
+model = UNet1d(**a["config"]).to(dev)
+model.gradient_checkpointing = a["checkpointing"]
+x = 0.1 * torch.randn(a["batch"], model.config["in_channels"], a["length"], device=dev)
+opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+amp = a["mixed_precision"]
+def step(m, x):
+    labels = None if m.classes is None else torch.zeros(x.shape[0], dtype=torch.long, device=dev)
+    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
+        loss = vdiffusion.loss(m, x, class_labels=labels)
+    loss.backward()
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+r = peak_step_memory(model, x, step)
+r["parameters"] = sum(p.numel() for p in model.parameters())
+print("RESULT" + json.dumps(r))
+"""
+
+
+def measure_step_memory(
+    config: dict[str, Any],
+    length: int,
+    *,
+    batch: int = 1,
+    gradient_checkpointing: bool = False,
+    mixed_precision: bool = False,
+    device: str = "cpu",
+    threads: int = 2,
+    timeout: float = 600.0,
+) -> dict[str, Any]:
+    """Peak memory of the first training step of ``UNet1d(**config)``, in a fresh process.
+
+    A fresh Python process builds the model, makes a batch ``(batch, C, length)`` and runs
+    :func:`peak_step_memory` once (loss, backward, AdamW step), so that memory cached by
+    earlier work in this process cannot hide or inflate the number.
+
+    Args:
+        config: a ``UNet1d`` config (``model.config``).
+        length: samples T per clip.
+        batch: clips per step.
+        gradient_checkpointing: recompute activations in the backward pass.
+        mixed_precision: run the forward pass under ``torch.autocast`` in bfloat16.
+        device: ``"cpu"`` or ``"cuda"``.
+        threads: torch CPU threads in the child process.
+        timeout: seconds before giving up.
+
+    Returns:
+        ``{"bytes", "method", "seconds", "parameters"}`` (see :func:`peak_step_memory`).
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    import json
+    import subprocess
+    import sys
+
+    from .models.unet1d import UNet1d
+
+    UNet1d(**config)  # validate here, with a clear error, before starting a process
+    args = dict(config=config, length=check_int(length, "length", min_value=1),
+                batch=check_int(batch, "batch", min_value=1), checkpointing=bool(gradient_checkpointing),
+                mixed_precision=bool(mixed_precision), device=str(device),
+                threads=check_int(threads, "threads", min_value=1))  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", _MEASURE_CODE, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    for line in out.stdout.splitlines():
+        if line.startswith("RESULT"):
+            return json.loads(line[len("RESULT") :])
+    raise RuntimeError(f"measure_step_memory: the child process failed:\n{out.stderr[-2000:]}")

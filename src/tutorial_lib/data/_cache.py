@@ -10,7 +10,7 @@ Layout, under :func:`cache_dir` (``$TUTORIAL_CACHE``, default ``~/.cache/tutoria
     data/<name>/<hash>/audio.npy    int16 PCM, shape (N, C, T), full scale 32767
     data/<name>/<hash>/meta.json    labels, per-clip metadata and the arguments
 
-Both files are written atomically (``tl.checkpoints.atomic_write``); ``meta.json`` is written
+Both files are written atomically (``tl.checkpoints.atomic_write``, from ``tutorial_lib._io``); ``meta.json`` is written
 last, so a folder without it is an interrupted write and is regenerated.
 """
 
@@ -71,7 +71,7 @@ def load(folder: Path) -> tuple[np.ndarray, dict[str, Any]] | None:
 
 def store(folder: Path, audio: np.ndarray, meta: dict[str, Any]) -> None:
     """Write ``audio`` (int16, (N, C, T)) and ``meta`` atomically (meta last)."""
-    from ..checkpoints import atomic_write
+    from .._io import atomic_write
 
     folder.mkdir(parents=True, exist_ok=True)
     with atomic_write(folder / _AUDIO, "wb") as f:

@@ -274,7 +274,7 @@ class MidiDataset(ClipDataset):
 
     def save_midi(self, i: int, path: Any) -> Any:
         """Write clip ``i`` as a standard MIDI file at ``path``, atomically; return the path."""
-        from ..checkpoints import atomic_write
+        from .._io import atomic_write
 
         with atomic_write(path, "wb") as f:
             self.pretty_midi(i).write(f)

@@ -4,6 +4,9 @@
   (points, e.g. a 2-D toy distribution) and :class:`SmallConv1d` (short mono audio).
 - :mod:`.unet1d`: the waveform U-Net of the later chapters.
 
+Only networks live here (``nn.Module`` classes and their building blocks): what a chapter
+trains them on, how, and how it samples them is its family in :mod:`tutorial_lib.families`.
+
 Everything loads lazily, so ``import tutorial_lib.models`` does no work and a module that is
 missing or broken only fails when you use it::
 

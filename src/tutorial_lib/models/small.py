@@ -11,8 +11,8 @@ Both are called as ``model(x_t, t)`` with ``t`` a float tensor (B,) (or a number
 both carry a JSON-able ``config`` dict (``type(model)(**model.config)`` rebuilds them), which
 ``tl.checkpoints`` stores with the weights.
 
-The module also registers the chapter's training recipes, ``small_conv_drums_ddpm`` and
-``small_conv_drums_rf`` (see :func:`train_drums`).
+Chapter 2 trains :class:`SmallConv1d` on drum hits: that family (data, recipe, checkpoints,
+sampler) is :mod:`tutorial_lib.families.drums_small`.
 
 Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
 """
@@ -21,27 +21,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from .._validate import check_choice, check_int, check_number, describe
+from .._validate import check_int, check_number, describe
 
-__all__ = [
-    "DRUMS",
-    "SmallConv1d",
-    "drum_alpha_bars",
-    "TimeEmbedding",
-    "TimeMLP",
-    "drum_data",
-    "drum_model_config",
-    "drum_training",
-    "load_drums",
-    "sample_drums",
-    "train_drums",
-]
+__all__ = ["SmallConv1d", "TimeEmbedding", "TimeMLP"]
 
 
 def _time_vector(t: Any, x: torch.Tensor) -> torch.Tensor:
@@ -281,216 +268,3 @@ class SmallConv1d(nn.Module):
             h = up(h)
             h = block(torch.cat([h, skips.pop()], dim=1), emb)
         return self.out(torch.nn.functional.silu(self.norm_out(h)))
-
-
-# --------------------------------------------------------------------------------------------
-# The chapter's drum setup and recipes (book/02_ddpm_vs_flow)
-# --------------------------------------------------------------------------------------------
-
-#: The data of the DDPM-vs-flow comparison: short drum hits, 16 kHz mono, 4096 samples
-#: (0.256 s), scaled by ``1 / scale`` to about unit variance before diffusion.
-DRUMS = {"sr": 16_000, "length": 4096, "n_train": 2000, "scale": 0.1}
-
-
-def drum_alpha_bars() -> torch.Tensor:
-    """The DDPM schedule of the drum models: Ho et al.'s linear schedule, 1000 steps, (1000,).
-
-    (Not the cosine schedule: its last step has ``alpha_bar ~ 2e-9``, where recovering x0
-    from an epsilon prediction multiplies the network's error by ``1 / sqrt(alpha_bar)``,
-    about 20,000; the linear schedule ends at ``alpha_bar ~ 4e-5``, a factor of about 160.)
-
-    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
-    """
-    from .. import schedules
-
-    return schedules.alpha_bar("linear", 1000)
-
-
-def drum_model_config() -> dict[str, Any]:
-    """The :class:`SmallConv1d` config of the chapter's reference models.
-
-    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
-    """
-    return {"channels": 1, "width": 32, "mults": [1, 2, 3], "factor": 4,
-            "kernel_size": 5, "time_dim": 64, "patch": 8}  # fmt: skip
-
-
-def drum_data(n: int | None = None, split: str = "train") -> torch.Tensor:
-    """Drum hits of :data:`DRUMS` in the diffusion space: ``x / DRUMS['scale']``, (n, 1, 4096).
-
-    Multiply by ``DRUMS['scale']`` to get audio back in [-1, 1].
-
-    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
-    """
-    from .. import data
-
-    n = DRUMS["n_train"] if n is None else check_int(n, "n", min_value=1)
-    ds = data.drums(n, split=split, sr=DRUMS["sr"], length=DRUMS["length"], progress=False)
-    return ds.tensors() / DRUMS["scale"]
-
-
-def drum_training(mode: str) -> dict[str, Any]:
-    """Training settings of the drum models by run mode (same budget for both objectives).
-
-    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
-    """
-    from ..config import MODES
-
-    check_choice(mode, "mode", MODES)
-    steps = {"fast": 20, "book": 100, "full": 2000}[mode]
-    return {"max_steps": steps, "batch_size": 32, "lr": 2e-3, "ema_decay": 0.995,
-            "warmup_steps": min(100, steps // 10), "seed": 0}  # fmt: skip
-
-
-def train_drums(
-    objective: str,
-    mode: str,
-    out_dir: str | Path | None = None,
-    resume: bool = False,
-    *,
-    device: Any = None,
-    progress: bool | None = None,
-) -> tuple[SmallConv1d, Path | None]:
-    """Train the chapter's :class:`SmallConv1d` on drums with ``"ddpm"`` or ``"rf"``.
-
-    Same network, data, optimiser and number of steps for both objectives: DDPM is
-    epsilon-prediction on the linear schedule of 1000 steps (:func:`drum_alpha_bars`);
-    rectified flow uses logit-normal
-    times. ``full`` mode takes about 10 minutes on one CPU thread.
-
-    Args:
-        objective: ``"ddpm"`` or ``"rf"``.
-        mode: ``"fast"``, ``"book"`` or ``"full"`` (:func:`drum_training`).
-        out_dir: where to write checkpoints and the exported EMA weights (fp16); ``None``:
-            write nothing.
-        resume: continue an interrupted run in ``out_dir``.
-        device: where to train (``None``: the CPU).
-        progress: show a progress bar (``None``: except in ``fast`` mode).
-
-    Returns:
-        ``(ema_model, path of the exported weights or None)``.
-
-    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
-    """
-    from .. import objectives, training
-
-    check_choice(objective, "objective", ("ddpm", "rf"))
-    cfg = drum_training(mode)
-    x = drum_data(DRUMS["n_train"] if mode != "fast" else 256)
-    with torch.random.fork_rng():  # the initial weights depend on the seed alone
-        torch.manual_seed(cfg["seed"])
-        model = SmallConv1d(**drum_model_config())
-    alpha_bars = drum_alpha_bars()
-
-    def loss_fn(net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
-        if objective == "ddpm":
-            return objectives.ddpm_loss(net, batch, alpha_bars, prediction="eps")
-        return objectives.rf_loss(net, batch, times="logit_normal")
-
-    def batches(step: int) -> torch.Tensor:
-        return x[torch.randint(0, len(x), (cfg["batch_size"],))]
-
-    ckpt = None if out_dir is None else Path(out_dir) / "checkpoints"
-    trainer = training.Trainer(
-        model, loss_fn, batches, max_steps=cfg["max_steps"], lr=cfg["lr"],
-        ema_decay=cfg["ema_decay"], warmup_steps=cfg["warmup_steps"], seed=cfg["seed"],
-        ckpt_dir=ckpt, ckpt_every=500 if ckpt else None, config=model.config,
-        progress=mode != "fast" if progress is None else progress, device=device,
-    )  # fmt: skip
-    trainer.fit(resume=resume, overwrite=not resume)
-    path = None
-    if out_dir is not None:
-        path = trainer.export(
-            Path(out_dir) / f"small_conv_drums_{objective}.safetensors",
-            dtype=torch.float16,
-            metadata={"objective": objective, "mode": mode, "data": DRUMS},
-        )
-    return trainer.ema_model, path
-
-
-def _recipe(objective: str) -> Any:
-    def recipe(mode: str, out_dir: Path, resume: bool) -> Path:
-        _, path = train_drums(objective, mode, out_dir, resume)
-        return path
-
-    recipe.__qualname__ = f"recipe_small_conv_drums_{objective}"
-    return recipe
-
-
-def load_drums(objective: str) -> SmallConv1d:
-    """The chapter's reference drum model (``"ddpm"`` or ``"rf"``), in eval mode.
-
-    Raises ``ValueError`` (from ``tl.checkpoints.reference``) when it is not shipped; train it
-    with ``tutorial-lib train small_conv_drums_<objective> --mode full``.
-
-    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
-    """
-    from .. import checkpoints
-
-    check_choice(objective, "objective", ("ddpm", "rf"))
-    ref = checkpoints.reference(f"small_conv_drums_{objective}")
-    net = SmallConv1d(**drum_model_config())
-    checkpoints.load_into(net, ref.path, config=drum_model_config())
-    return net.eval()
-
-
-def sample_drums(
-    objective: str, n: int, steps: int | None = None, sampler: str | None = None, seed: int = 0
-) -> tuple[torch.Tensor, int]:
-    """Sample ``n`` drum hits from a reference model: ``(audio (n, 1, 4096) in [-1, 1], sr)``.
-
-    Defaults: DPM-Solver++(2M) with 16 steps for ``"ddpm"``, Euler with 16 steps for ``"rf"``.
-
-    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
-    """
-    from .. import samplers
-
-    n = check_int(n, "n", min_value=1)
-    net = load_drums(objective)
-    sampler = sampler or ("dpm++2m" if objective == "ddpm" else "euler")
-    check_choice(sampler, "sampler", samplers.SAMPLERS)
-    family = samplers.SAMPLERS[sampler].family
-    if (family == "ddpm") != (objective == "ddpm"):
-        raise ValueError(
-            f"sampler: {sampler!r} samples {family} models, but small_conv_drums_{objective} "
-            f"is a {'DDPM' if objective == 'ddpm' else 'rectified-flow'} model."
-        )
-    gen = torch.Generator().manual_seed(seed)
-    noise = torch.randn(n, 1, DRUMS["length"], generator=gen)
-    kw: dict[str, Any] = {}
-    if family == "ddpm":
-        kw = {"alpha_bars": drum_alpha_bars(), "clip_x0": 1 / DRUMS["scale"]}
-        if sampler == "ddpm":
-            kw["generator"] = gen
-    with torch.no_grad():
-        x = samplers.sample(sampler, net, noise, steps=steps or 16, **kw)
-    return (x * DRUMS["scale"]).clamp(-1, 1), DRUMS["sr"]
-
-
-def _register() -> None:
-    from .. import registry
-
-    registry.register_recipe(
-        "small_conv_drums_ddpm",
-        _recipe("ddpm"),
-        "SmallConv1d on 16 kHz drum hits (4096 samples), DDPM eps-prediction, linear schedule",
-    )
-    registry.register_recipe(
-        "small_conv_drums_rf",
-        _recipe("rf"),
-        "SmallConv1d on 16 kHz drum hits (4096 samples), rectified flow, logit-normal times",
-    )
-    for objective, what in (("ddpm", "DDPM (eps)"), ("rf", "rectified flow")):
-
-        def sample_fn(
-            n: int, steps: int | None, sampler: str | None, seed: int, objective=objective
-        ) -> Any:
-            return sample_drums(objective, n, steps, sampler, seed)
-
-        sample_fn.__qualname__ = f"sample_small_conv_drums_{objective}"
-        registry.register_model(
-            f"small_conv_drums_{objective}", sample_fn, f"0.26 s drum hits, SmallConv1d, {what}"
-        )
-
-
-_register()

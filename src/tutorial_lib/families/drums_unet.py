@@ -1,4 +1,4 @@
-"""The book's drum models: a class-conditional waveform U-Net trained with v-diffusion.
+"""Chapter 3's family: a class-conditional waveform U-Net trained with v-diffusion on drums.
 
 One recipe, ``drums-unet``, trains :class:`~tutorial_lib.models.unet1d.UNet1d` with
 :data:`CONFIG` on ``tl.data.drums`` (16 kHz mono, 8192 samples = 0.51 s, classes
@@ -14,6 +14,8 @@ Registered models (``tutorial-lib sample NAME --n 8 --out samples/``): ``drums-u
 classes in turn), ``drums-unet-kick``, ``drums-unet-snare``, ``drums-unet-hat``,
 ``drums-unet-percussion`` and ``drums-unet-short``. They load the shipped reference
 checkpoint (``tl.checkpoints.load_or_train``); without it they train in the current mode.
+The module has the shape of every family (``tutorial_lib.families``, ``docs/FAMILIES.md``),
+plus the chapter's experiments (:func:`transform_experiment`, :func:`average_spectrum_db`).
 
 Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
 """
@@ -24,13 +26,18 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from . import registry
+from .._validate import check_choice, check_int
+from . import _drums
 
 __all__ = [
     "BATCH",
+    "CHECKPOINTS",
     "CLASSES",
     "CONFIG",
+    "DESCRIPTION",
     "LENGTH",
+    "MODELS",
+    "RECIPE",
     "SAMPLING",
     "SR",
     "TRANSFORM_VARIANTS",
@@ -42,7 +49,7 @@ __all__ = [
     "load",
     "sample",
     "train",
-    "train_in_mode",
+    "train_model",
     "train_settings",
     "transform_experiment",
 ]
@@ -76,7 +83,24 @@ SAMPLING: dict[str, Any] = {"steps": 30, "rho": 3.0, "guidance": 3.0}
 #: not grow with the number of clips (the starting noise of all clips is drawn first, so the
 #: clips do not depend on the batch size).
 BATCH = 16
-_NAMES = {"drums-unet": "drums-unet", "drums-unet-short": "drums-unet-short"}
+#: The recipe (``tutorial-lib train drums-unet``) and what it trains.
+RECIPE = "drums-unet"
+DESCRIPTION = (
+    "Class-conditional waveform U-Net (v-diffusion) on 16 kHz drum one-shots: kick, snare, "
+    "closed_hat, percussion (book mode: the shipped reference, 10-25 min on 2 CPU cores)."
+)
+#: The reference checkpoints the recipe writes (``<name>.safetensors``): the whole run, and
+#: the same run after a tenth of its steps (the chapter's baseline).
+CHECKPOINTS = ("drums-unet", "drums-unet-short")
+#: Model name -> class its clips are conditioned on (``tutorial-lib sample drums-unet-kick``).
+_CLASS_MODELS = {"drums-unet-kick": "kick", "drums-unet-snare": "snare",
+                 "drums-unet-hat": "closed_hat", "drums-unet-percussion": "percussion"}  # fmt: skip
+#: The sampleable models (``tutorial-lib sample NAME``).
+MODELS = {
+    "drums-unet": "Drum hits, the classes kick/snare/hat/percussion in turn.",
+    "drums-unet-short": "The same model after a tenth of the training (the chapter's baseline).",
+    **{name: f"Drum hits of class {cls!r}." for name, cls in _CLASS_MODELS.items()},
+}
 
 
 def train_settings(mode: str) -> dict[str, Any]:
@@ -84,8 +108,6 @@ def train_settings(mode: str) -> dict[str, Any]:
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
-    from ._validate import check_choice
-
     check_choice(mode, "mode", ("fast", "book", "full"))
     table = {
         "fast": dict(steps=20, batch=4, n_train=64, lr=1e-3, ckpt_every=10),
@@ -103,39 +125,35 @@ def build(config: dict[str, Any] | None = None) -> Any:
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
-    from .models.unet1d import UNet1d
+    from ..models.unet1d import UNet1d
 
     return UNet1d(**(CONFIG if config is None else config))
 
 
 def dataset(n: int, split: str = "train") -> Any:
-    """The drum clips the models train on: ``tl.data.drums(n, classes=CLASSES, sr=SR, length=LENGTH)``.
+    """``n`` drum clips of ``split`` (classes :data:`CLASSES`, a ``ClipDataset`` with labels).
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
-    from . import data
+    return _drums.clips(n, split, sr=SR, length=LENGTH, classes=CLASSES)
 
-    return data.drums(n, split=split, sr=SR, length=LENGTH, classes=CLASSES)
+
+def _seeded_build(seed: int) -> Any:
+    """:func:`build` with initial weights that depend on ``seed`` alone."""
+    import torch
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return build()
 
 
 def _trainer(model: Any, settings: dict[str, Any], ckpt_dir: Path | None, config: dict) -> Any:
-    import torch
-
-    from . import training, vdiffusion
-
-    ds = dataset(settings["n_train"])
-    audio = ds.tensors()
-    labels = torch.from_numpy(ds.labels)
-    b = settings["batch"]
-
-    def batches(step: int) -> dict[str, Any]:
-        idx = torch.randint(0, audio.shape[0], (b,))
-        return {"audio": audio[idx], "label": labels[idx]}
+    from .. import training, vdiffusion
 
     return training.Trainer(
         model,
         vdiffusion.make_loss_fn(conditional=True, class_dropout=settings["class_dropout"]),
-        batches,
+        _drums.batches(dataset(settings["n_train"]), settings["batch"], conditional=True),
         max_steps=settings["short_steps"],
         lr=settings["lr"],
         ema_decay=settings["ema_decay"],
@@ -149,7 +167,7 @@ def _trainer(model: Any, settings: dict[str, Any], ckpt_dir: Path | None, config
     )
 
 
-def train(mode: str, out_dir: Path, resume: bool = False) -> Path:
+def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
     """The ``drums-unet`` recipe: train, write ``drums-unet-short`` and ``drums-unet`` (fp16 EMA).
 
     Args:
@@ -169,10 +187,7 @@ def train(mode: str, out_dir: Path, resume: bool = False) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     short_path = out_dir / "drums-unet-short.safetensors"
     final_path = out_dir / "drums-unet.safetensors"
-    with torch.random.fork_rng():  # the initial weights depend on the seed alone
-        torch.manual_seed(s["seed"])
-        model = build()
-    trainer = _trainer(model, s, out_dir / "ckpt", CONFIG)
+    trainer = _trainer(_seeded_build(s["seed"]), s, out_dir / "ckpt", CONFIG)
     meta = {"recipe": "drums-unet", "mode": mode, **{f"setting_{k}": v for k, v in s.items()}}
     if not (resume and short_path.exists()):
         trainer.fit(resume=resume, overwrite=not resume)
@@ -186,20 +201,27 @@ def train(mode: str, out_dir: Path, resume: bool = False) -> Path:
     return final_path
 
 
-def train_in_mode(model: Any) -> None:
-    """Train ``model`` in place with the recipe's settings for the current mode (``tl.mode()``).
+def train_model(model: Any, name: str = "drums-unet", mode: str | None = None) -> Any:
+    """Train ``model`` in place as the recipe trains ``name``, in ``mode`` (default ``tl.mode()``).
 
-    No checkpoints; the model ends with the EMA weights. The ``train_fn`` of ``load_or_train``.
+    ``"drums-unet"``: all the recipe's steps; ``"drums-unet-short"``: a tenth of them. It
+    starts from the recipe's seeded initial weights (not ``model``'s), writes no file, and
+    ``model`` ends with the EMA weights, equal to the recipe's checkpoint ``name`` (up to its
+    float16 rounding). The ``train_fn`` of ``load_or_train``::
+
+        tl.checkpoints.load_or_train("drums-unet", model, train_model, config=CONFIG)
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
-    from .config import mode
+    from ..config import mode as current_mode
 
-    s = train_settings(mode())
-    trainer = _trainer(model, s, None, CONFIG)
-    trainer.max_steps = s["steps"]
+    check_choice(name, "name", list(CHECKPOINTS))
+    s = train_settings(current_mode() if mode is None else mode)
+    trainer = _trainer(_seeded_build(s["seed"]), s, None, CONFIG)
+    trainer.max_steps = s["steps"] if name == "drums-unet" else s["short_steps"]
     trainer.fit()
     model.load_state_dict(trainer.ema_model.state_dict())
+    return model
 
 
 @functools.lru_cache(maxsize=4)
@@ -211,12 +233,11 @@ def load(name: str = "drums-unet") -> Any:
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
-    from . import checkpoints
-    from ._validate import check_choice
+    from .. import checkpoints
 
-    check_choice(name, "name", list(_NAMES))
+    check_choice(name, "name", list(CHECKPOINTS))
     model = build()
-    checkpoints.load_or_train(name, model, train_in_mode, config=CONFIG)
+    checkpoints.load_or_train(name, model, lambda m: train_model(m, name), config=CONFIG)
     return model.float().eval()
 
 
@@ -240,18 +261,26 @@ def sample(
         seed: seed of the starting noise.
         classes: ``"cycle"`` (the classes in turn), one class name for all, a list of ``n``
             names/labels, or ``None`` (unconditional).
-        name: ``"drums-unet"`` or ``"drums-unet-short"``.
+        name: a model of :data:`MODELS`: ``"drums-unet"``, ``"drums-unet-short"``, or
+            ``"drums-unet-kick"`` (and ``-snare``, ``-hat``, ``-percussion``: the reference
+            model with ``classes`` set to that class).
         guidance: classifier-free guidance scale (1: none; default ``SAMPLING["guidance"]``,
             3; ignored for unconditional samples).
         rho: spacing of the sampler's times (1: even; default ``SAMPLING["rho"]``, 3).
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
-    from ._validate import check_choice, check_int
-
     n = check_int(n, "n", min_value=1)
     if sampler is not None:
         check_choice(sampler, "sampler", ("vddim",))
+    check_choice(name, "name", list(MODELS))
+    if name in _CLASS_MODELS:
+        if not (isinstance(classes, str) and classes == "cycle"):
+            raise ValueError(
+                f"classes: the model {name!r} samples class {_CLASS_MODELS[name]!r} only, got "
+                f"classes={classes!r}. Fix: name='drums-unet' with classes={classes!r}."
+            )
+        name, classes = "drums-unet", _CLASS_MODELS[name]
     model = load(name)
     if isinstance(classes, str) and classes == "cycle":
         labels: Any = [CLASSES[i % len(CLASSES)] for i in range(n)]
@@ -270,7 +299,7 @@ def _sample_batches(model: Any, n: int, labels: Any, seed: int, sampling: dict[s
     """v-DDIM samples of ``n`` clips in batches of :data:`BATCH`, without autograd."""
     import torch
 
-    from . import vdiffusion
+    from .. import vdiffusion
 
     gen = torch.Generator().manual_seed(int(seed))
     noise = torch.randn(n, 1, LENGTH, generator=gen)
@@ -321,8 +350,7 @@ def evaluate(
     """
     import numpy as np
 
-    from . import metrics
-    from ._validate import check_int
+    from .. import metrics
 
     n_per_class = check_int(n_per_class, "n_per_class", min_value=2)
     n = n_per_class * len(CLASSES)
@@ -431,9 +459,8 @@ def transform_experiment(
 
     import torch
 
-    from . import training, vdiffusion
-    from ._validate import check_int
-    from .models.unet1d import UNet1d
+    from .. import training, vdiffusion
+    from ..models.unet1d import UNet1d
 
     steps = check_int(steps, "steps", min_value=1)
     variants = TRANSFORM_VARIANTS if variants is None else variants
@@ -446,8 +473,7 @@ def transform_experiment(
         torch.manual_seed(seed)
         model = UNet1d(**{"kernel_size": 5, "emb_dim": 64, **kw})
         trainer = training.Trainer(
-            model, vdiffusion.make_loss_fn(),
-            lambda step: audio[torch.randint(0, audio.shape[0], (batch,))],
+            model, vdiffusion.make_loss_fn(), training.random_batches(audio, batch),
             max_steps=steps, lr=1e-3, warmup_steps=min(50, steps // 10), seed=seed,
             progress=progress,
         )  # fmt: skip
@@ -468,32 +494,3 @@ def transform_experiment(
             "spectrum_db": average_spectrum_db(x),
         }
     return out
-
-
-def _sampler_for(**kw: Any):
-    def fn(n: int, steps: int | None, sampler: str | None, seed: int) -> tuple[Any, int]:
-        return sample(n, steps, sampler, seed, **kw)
-
-    fn.__qualname__ = f"sample[{','.join(f'{k}={v}' for k, v in kw.items())}]"
-    return fn
-
-
-registry.register_recipe(
-    "drums-unet",
-    train,
-    "Class-conditional waveform U-Net (v-diffusion) on 16 kHz drum one-shots: kick, snare, "
-    "closed_hat, percussion (book mode: the shipped reference, 10-25 min on 2 CPU cores).",
-)
-registry.register_model(
-    "drums-unet", _sampler_for(), "Drum hits, the classes kick/snare/hat/percussion in turn."
-)
-registry.register_model(
-    "drums-unet-short",
-    _sampler_for(name="drums-unet-short"),
-    "The same model after a tenth of the training (the chapter's baseline).",
-)
-for _cls, _alias in (("kick", "kick"), ("snare", "snare"), ("closed_hat", "hat"),
-                     ("percussion", "percussion")):  # fmt: skip
-    registry.register_model(
-        f"drums-unet-{_alias}", _sampler_for(classes=_cls), f"Drum hits of class {_cls!r}."
-    )

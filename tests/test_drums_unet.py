@@ -1,4 +1,4 @@
-"""Tests for tutorial_lib.drum_models: the recipe's registration, config, sizes and sampling."""
+"""Tests for tutorial_lib.families.drums_unet: registration, config, sizes, sampling, recipe."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import pytest
 import torch
 
 from tutorial_lib import checkpoints as ck
-from tutorial_lib import drum_models as dm
 from tutorial_lib import registry
+from tutorial_lib.families import drums_unet as dm
 
 
 def test_registered():
-    assert "drums-unet" in registry._RECIPES
+    assert "drums-unet" in registry.recipes()
     for name in ("drums-unet", "drums-unet-short", "drums-unet-kick", "drums-unet-snare",
                  "drums-unet-hat", "drums-unet-percussion"):  # fmt: skip
-        assert name in registry._MODELS, name
+        assert name in registry.models(), name
 
 
 def test_config_builds_small_model():
@@ -57,6 +57,10 @@ def test_reference_loads_and_samples():
     a, _ = registry.sample("drums-unet-kick", 1, steps=2, seed=1)
     b, _ = dm.sample(1, steps=2, seed=1, classes="kick")
     assert torch.equal(a, b)
+    with pytest.raises(ValueError, match="samples class 'kick' only"):
+        dm.sample(1, steps=1, name="drums-unet-kick", classes="snare")
+    with pytest.raises(ValueError, match="unknown value 'drums-unet-cowbell'"):
+        dm.sample(1, steps=1, name="drums-unet-cowbell")
 
 
 @pytest.mark.skipif(not _have_reference("drums-unet"), reason="reference checkpoint not shipped")
@@ -119,3 +123,18 @@ def test_recipe_is_reproducible(tmp_path):
     a, _, _ = ck.load(paths[0])
     b, _, _ = ck.load(paths[1])
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_recipe_writes_every_checkpoint_and_train_model_matches_it(tmp_path):
+    """train() writes CHECKPOINTS; train_model(name) gives the same weights without files."""
+    main = dm.train("fast", tmp_path)
+    assert main == tmp_path / "drums-unet.safetensors"
+    for name in dm.CHECKPOINTS:
+        assert (tmp_path / f"{name}.safetensors").is_file(), name
+    for name in dm.CHECKPOINTS:
+        m = dm.train_model(dm.build(), name, "fast")
+        want, _, _ = ck.load(tmp_path / f"{name}.safetensors")
+        got = m.state_dict()
+        assert all(torch.equal(got[k].half(), want[k]) for k in want), name
+    with pytest.raises(ValueError, match="unknown value 'drums-unet-kick'"):
+        dm.train_model(dm.build(), "drums-unet-kick", "fast")

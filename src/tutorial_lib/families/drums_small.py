@@ -1,0 +1,327 @@
+"""Chapter 2's family: a small 1-D U-Net on short drum hits, trained as DDPM and as a flow.
+
+The DDPM-vs-rectified-flow comparison trains the same network
+(:class:`~tutorial_lib.models.small.SmallConv1d` with :data:`CONFIG`) on the same data (drum
+hits of every class, 16 kHz mono, 4096 samples = 0.256 s, divided by :data:`SCALE` to about
+unit variance) for the same number of steps, once per objective of :data:`OBJECTIVES`:
+
+- ``"ddpm"``: epsilon-prediction on Ho et al.'s linear schedule of 1000 steps
+  (:func:`alpha_bars`);
+- ``"rf"``: rectified flow (velocity prediction) with logit-normal times.
+
+The recipe ``drums-small`` writes both reference checkpoints, ``drums-small-ddpm`` and
+``drums-small-rf`` (EMA weights, float16)::
+
+    tutorial-lib train drums-small --mode full --out runs/drums-small   # ~20 min, 2 CPU cores
+    tutorial-lib sample drums-small-rf --n 8 --out samples/
+
+Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from .._validate import check_choice, check_int
+from . import _drums
+
+__all__ = [
+    "CHECKPOINTS",
+    "CLASSES",
+    "CONFIG",
+    "DESCRIPTION",
+    "LENGTH",
+    "MODELS",
+    "N_TRAIN",
+    "OBJECTIVES",
+    "RECIPE",
+    "SAMPLING",
+    "SCALE",
+    "SR",
+    "alpha_bars",
+    "build",
+    "dataset",
+    "evaluate",
+    "load",
+    "objective_of",
+    "sample",
+    "train",
+    "train_model",
+    "train_settings",
+]
+
+#: Sample rate (Hz) and clip length (samples): 0.256 s drum hits.
+SR = 16_000
+LENGTH = 4096
+#: Unconditional: the clips are drum hits of every class of ``tl.data.DRUM_CLASSES``.
+CLASSES = None
+#: The network sees ``audio / SCALE`` (about unit variance); multiply its output by ``SCALE``.
+SCALE = 0.1
+#: Training clips of the ``book`` and ``full`` recipes (``fast``: 256).
+N_TRAIN = 2000
+#: The two training objectives compared by the chapter.
+OBJECTIVES = ("ddpm", "rf")
+#: The :class:`~tutorial_lib.models.small.SmallConv1d` config of the reference models.
+CONFIG: dict[str, Any] = {"channels": 1, "width": 32, "mults": [1, 2, 3], "factor": 4,
+                          "kernel_size": 5, "time_dim": 64, "patch": 8}  # fmt: skip
+#: Sampler defaults of :func:`sample`: 16 steps of DPM-Solver++(2M) for DDPM, Euler for the flow.
+SAMPLING: dict[str, Any] = {"steps": 16, "sampler": {"ddpm": "dpm++2m", "rf": "euler"}}
+#: The recipe (``tutorial-lib train drums-small``) and what it trains.
+RECIPE = "drums-small"
+DESCRIPTION = (
+    "SmallConv1d on 16 kHz drum hits (4096 samples), trained twice with the same budget: "
+    "DDPM (eps, linear schedule) and rectified flow (logit-normal times)."
+)
+#: The reference checkpoints the recipe writes (``<name>.safetensors``), one per objective.
+CHECKPOINTS = ("drums-small-ddpm", "drums-small-rf")
+#: The sampleable models (``tutorial-lib sample NAME``).
+MODELS = {
+    "drums-small-ddpm": "0.26 s drum hits, SmallConv1d, DDPM (eps).",
+    "drums-small-rf": "0.26 s drum hits, SmallConv1d, rectified flow.",
+}
+
+
+def objective_of(name: str) -> str:
+    """The objective (``"ddpm"`` or ``"rf"``) of the model ``name`` (``"drums-small-rf"``...).
+
+    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
+    """
+    check_choice(name, "name", list(MODELS))
+    return name.rsplit("-", 1)[1]
+
+
+def alpha_bars() -> Any:
+    """The DDPM schedule of the family: Ho et al.'s linear schedule, 1000 steps, (1000,).
+
+    (Not the cosine schedule: its last step has ``alpha_bar ~ 2e-9``, where recovering x0
+    from an epsilon prediction multiplies the network's error by ``1 / sqrt(alpha_bar)``,
+    about 20,000; the linear schedule ends at ``alpha_bar ~ 4e-5``, a factor of about 160.)
+
+    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
+    """
+    from .. import schedules
+
+    return schedules.alpha_bar("linear", 1000)
+
+
+def train_settings(mode: str) -> dict[str, Any]:
+    """Training settings by run mode (the same budget for both objectives).
+
+    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
+    """
+    from ..config import MODES
+
+    check_choice(mode, "mode", MODES)
+    steps = {"fast": 20, "book": 100, "full": 2000}[mode]
+    return {"max_steps": steps, "batch_size": 32, "lr": 2e-3, "ema_decay": 0.995,
+            "warmup_steps": min(100, steps // 10), "seed": 0,
+            "n_train": 256 if mode == "fast" else N_TRAIN}  # fmt: skip
+
+
+def dataset(n: int, split: str = "train") -> Any:
+    """``n`` drum clips of ``split`` at the family's sizes (a ``ClipDataset``, audio in [-1, 1]).
+
+    ``dataset(n).tensors() / SCALE`` is what the networks train on.
+
+    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
+    """
+    return _drums.clips(n, split, sr=SR, length=LENGTH, classes=CLASSES, progress=False)
+
+
+def build(config: dict[str, Any] | None = None) -> Any:
+    """A fresh :class:`~tutorial_lib.models.small.SmallConv1d` with :data:`CONFIG` (or ``config``).
+
+    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
+    """
+    from ..models.small import SmallConv1d
+
+    return SmallConv1d(**(CONFIG if config is None else config))
+
+
+def _trainer(objective: str, mode: str, ckpt_dir: Path | None, progress: bool) -> Any:
+    import torch
+
+    from .. import objectives, training
+
+    s = train_settings(mode)
+    with torch.random.fork_rng():  # the initial weights depend on the seed alone
+        torch.manual_seed(s["seed"])
+        model = build()
+    schedule = alpha_bars()
+
+    def loss_fn(net: Any, batch: Any) -> Any:
+        if objective == "ddpm":
+            return objectives.ddpm_loss(net, batch, schedule, prediction="eps")
+        return objectives.rf_loss(net, batch, times="logit_normal")
+
+    return training.Trainer(
+        model, loss_fn, _drums.batches(dataset(s["n_train"]), s["batch_size"], scale=SCALE),
+        max_steps=s["max_steps"], lr=s["lr"], ema_decay=s["ema_decay"],
+        warmup_steps=s["warmup_steps"], seed=s["seed"], ckpt_dir=ckpt_dir,
+        ckpt_every=500 if ckpt_dir else None, config=model.config, progress=progress,
+    )  # fmt: skip
+
+
+def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
+    """The ``drums-small`` recipe: train both objectives, write both reference checkpoints.
+
+    Args:
+        mode: ``"fast"``, ``"book"`` or ``"full"`` (the shipped references).
+        out_dir: folder for ``drums-small-ddpm.safetensors`` and ``drums-small-rf.safetensors``
+            (EMA weights, float16); ``ckpt-ddpm/`` and ``ckpt-rf/`` inside hold resumable ones.
+        resume: continue an interrupted run in ``out_dir``.
+
+    Returns:
+        The path of the main checkpoint, ``drums-small-ddpm.safetensors``.
+
+    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
+    """
+    import torch
+
+    out_dir = Path(out_dir)
+    paths = []
+    for name in CHECKPOINTS:
+        objective = objective_of(name)
+        path = out_dir / f"{name}.safetensors"
+        paths.append(path)
+        if resume and path.exists():
+            continue
+        trainer = _trainer(objective, mode, out_dir / f"ckpt-{objective}", mode != "fast")
+        trainer.fit(resume=resume, overwrite=not resume)
+        meta = {"recipe": RECIPE, "objective": objective, "mode": mode, "sr": SR,
+                "length": LENGTH, "scale": SCALE}  # fmt: skip
+        trainer.export(path, dtype=torch.float16, metadata=meta)
+    return paths[0]
+
+
+def train_model(model: Any, name: str, mode: str | None = None) -> Any:
+    """Train ``model`` in place as the recipe trains ``name``, in ``mode`` (default ``tl.mode()``).
+
+    It starts from the recipe's seeded initial weights (not ``model``'s), writes no file, and
+    ``model`` ends with the EMA weights, equal to the recipe's checkpoint ``name`` (up to its
+    float16 rounding). The ``train_fn`` of ``load`` when a reference checkpoint is missing.
+
+    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
+    """
+    from ..config import mode as current_mode
+
+    mode = current_mode() if mode is None else mode
+    trainer = _trainer(objective_of(name), mode, None, mode != "fast")
+    trainer.fit()
+    model.load_state_dict(trainer.ema_model.state_dict())
+    return model
+
+
+@functools.lru_cache(maxsize=4)
+def load(name: str) -> Any:
+    """The reference model ``"drums-small-ddpm"`` or ``"drums-small-rf"``, in eval mode.
+
+    Uses ``tl.checkpoints.load_or_train`` (trains in the current mode when the reference file
+    is missing). Cached: repeated calls return the same module.
+
+    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
+    """
+    from .. import checkpoints
+
+    check_choice(name, "name", list(CHECKPOINTS))
+    model = build()
+    checkpoints.load_or_train(name, model, lambda m: train_model(m, name), config=CONFIG)
+    return model.float().eval()
+
+
+def _samples(net: Any, objective: str, n: int, steps: int | None, sampler: str | None,
+             seed: int) -> Any:  # fmt: skip
+    """Audio in [-1, 1] ``(n, 1, LENGTH)`` from ``net`` (no autograd: the samplers have none)."""
+    import torch
+
+    from .. import samplers
+
+    sampler = sampler or SAMPLING["sampler"][objective]
+    check_choice(sampler, "sampler", samplers.SAMPLERS)
+    family = samplers.SAMPLERS[sampler].family
+    if (family == "ddpm") != (objective == "ddpm"):
+        raise ValueError(
+            f"sampler: {sampler!r} samples {family} models, but this is a "
+            f"{'DDPM' if objective == 'ddpm' else 'rectified-flow'} model. Fix: one of "
+            f"{[k for k, v in samplers.SAMPLERS.items() if (v.family == 'ddpm') == (objective == 'ddpm')]}."
+        )
+    gen = torch.Generator().manual_seed(seed)
+    noise = torch.randn(n, 1, LENGTH, generator=gen)
+    kw: dict[str, Any] = {}
+    if family == "ddpm":
+        kw = {"alpha_bars": alpha_bars(), "clip_x0": 1 / SCALE}
+        if sampler == "ddpm":
+            kw["generator"] = gen
+    x = samplers.sample(sampler, net, noise, steps=steps or SAMPLING["steps"], **kw)
+    return (x * SCALE).clamp(-1, 1)
+
+
+def sample(
+    n: int,
+    steps: int | None = None,
+    sampler: str | None = None,
+    seed: int = 0,
+    *,
+    name: str = "drums-small-rf",
+) -> tuple[Any, int]:
+    """Sample ``n`` drum hits from a reference model: ``(audio (n, 1, 4096) in [-1, 1], sr)``.
+
+    Args:
+        n: clips.
+        steps: sampler steps (default ``SAMPLING["steps"]``, 16).
+        sampler: a name of ``tl.samplers.SAMPLERS`` of the model's kind (default:
+            ``"dpm++2m"`` for DDPM, ``"euler"`` for the flow).
+        seed: seed of the starting noise (and of DDPM's fresh noise).
+        name: ``"drums-small-ddpm"`` or ``"drums-small-rf"``.
+
+    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
+    """
+    n = check_int(n, "n", min_value=1)
+    return _samples(load(name), objective_of(name), n, steps, sampler, seed), SR
+
+
+def evaluate(
+    models: dict[str, Any],
+    *,
+    objective: str,
+    n: int = 64,
+    steps: int | None = None,
+    sampler: str | None = None,
+    seed: int = 0,
+) -> dict[str, dict[str, Any]]:
+    """FD and KID of each model's samples against real test clips, with the real floor.
+
+    Args:
+        models: ``{label: network}``, e.g. ``{"reference": load("drums-small-rf"),
+            "untrained": build()}``.
+        objective: ``"ddpm"`` or ``"rf"``, how all of ``models`` were trained.
+        n: clips per model (and per real set).
+        steps, sampler, seed: as for :func:`sample` (the same starting noise for every model).
+
+    Returns:
+        ``{label: {"fd", "fd_floor", "kid", "kid_floor", "fd_ratio", "audio"}}`` (floor: test
+        vs. validation clips, the distance two real sets of this size have).
+
+    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
+    """
+    from .. import metrics
+
+    n = check_int(n, "n", min_value=2)
+    check_choice(objective, "objective", OBJECTIVES)
+    e_test = metrics.embed(dataset(n, "test"))
+    e_val = metrics.embed(dataset(n, "validation"))
+    out: dict[str, dict[str, Any]] = {}
+    for label, net in models.items():
+        x = _samples(net.eval(), objective, n, steps, sampler, seed)
+        ev = metrics.evaluate(e_test, metrics.embed(x, SR), reference=e_val, seed=seed)
+        out[label] = {
+            "fd": float(ev["fd"].value),
+            "fd_floor": float(ev["fd_floor"].value),
+            "kid": float(ev["kid"].value),
+            "kid_floor": float(ev["kid_floor"].value),
+            "fd_ratio": float(ev["fd_ratio"]),
+            "audio": x,
+        }
+    return out
