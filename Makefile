@@ -16,7 +16,7 @@ BUDGET  = $(PY) scripts/notebook_budget.py
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup book chapter student student-fast test lint format unit notebooks book-fast browser-test clean
+.PHONY: help setup book chapter student student-fast test lint format unit notebooks book-fast browser-test browser-test-book clean
 
 help:
 	@echo "make book     set up .venv and build the HTML book (executes every notebook, book mode)"
@@ -97,6 +97,13 @@ browser-test: book-fast student-fast
 	$(BIN)/pytest -p no:cacheprovider tests/browser \
 		--html-dir book/_build/fast/_build/html \
 		--student-html-dir book/_build/student-fast/_build/html
+
+# What a reader of the website sees: the book-mode pages of `make book`, in the browser, with
+# the level check on every player (run by CI after `make book`).
+browser-test-book:
+	@test -f book/_build/html/index.html || { echo "browser-test-book: run 'make book' first"; exit 2; }
+	$(BIN)/pytest -p no:cacheprovider tests/browser/test_rendered_book.py tests/browser/test_levels.py \
+		--html-dir book/_build/html
 
 test: lint unit notebooks browser-test
 	@echo "make test: all checks passed"

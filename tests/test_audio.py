@@ -354,8 +354,36 @@ def test_play_keeps_level_and_is_an_ipython_audio():
     assert sr == SR and abs(np.max(np.abs(y)) - 0.1) < 1e-3  # no silent renormalisation
     html = player._repr_html_()
     assert "quiet &lt;sine&gt;" in html and "<audio" in html and "audio/wav" in html
-    loud, _ = decode(audio.play(x, SR, normalize=True).data)
-    assert abs(np.max(np.abs(loud)) - 0.99) < 1e-3
+    # normalize=True scales the peak to 0.99 (RMS -3 dBFS for a sine), then the listening
+    # policy plays it at MAX_PLAY_RMS_DB
+    loud = audio.play(x, SR, normalize=True)
+    y, _ = decode(loud.data)
+    assert abs(_rms_db(y) - audio.MAX_PLAY_RMS_DB) < 0.05
+    assert "played 9 dB quieter" in loud._repr_html_()
+
+
+def _rms_db(y):
+    return 20 * np.log10(np.sqrt(np.mean(np.square(y, dtype=np.float64))))
+
+
+def test_listening_policy_caps_the_level_and_says_so():
+    """No player is louder than MAX_PLAY_RMS_DB; a louder clip's player says by how much, and
+    a clip with many samples at full scale says that too. Quieter clips are untouched."""
+    full = np.clip(2 * np.random.default_rng(1).standard_normal(16000), -1, 1).astype(np.float32)
+    player = audio.play(full, SR, label="noise")
+    y, _ = decode(player.data)
+    assert abs(_rms_db(y) - audio.MAX_PLAY_RMS_DB) < 0.05
+    page = player._repr_html_()
+    assert "noise" in page and "dB quieter" in page and "% of samples at full scale" in page
+    quiet = sine(amp=0.2)  # -17 dBFS: played as it is, with no note
+    page = audio.play(quiet, SR)._repr_html_()
+    assert "tl-audio-note" not in page
+    grid = audio.play_grid({"full": full, "quiet": quiet}, SR).data
+    sources = re.findall(r'base64,([^"]+)"', grid)
+    levels = [_rms_db(decode(base64.b64decode(src))[0]) for src in sources]
+    assert abs(levels[0] - audio.MAX_PLAY_RMS_DB) < 0.05 and abs(levels[1] - _rms_db(quiet)) < 0.01
+    assert grid.count("tl-audio-note") == 1
+    assert abs(_rms_db(decode(audio.to_wav_bytes(full, SR))[0]) - audio.MAX_PLAY_RMS_DB) < 0.05
 
 
 def test_play_stereo_and_clipping_warning():

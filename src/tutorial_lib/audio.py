@@ -53,12 +53,20 @@ __all__ = [
     "hz_to_mel",
     "mel_to_hz",
     "to_wav_bytes",
+    "MAX_PLAY_RMS_DB",
     "play",
     "play_grid",
 ]
 
 #: Clips longer than this (seconds) make :func:`play` / :func:`play_grid` warn (pages stay light).
 MAX_PLAY_SECONDS = 30.0
+#: The book's listening policy: no player is louder than this RMS level (dBFS). A louder clip
+#: is attenuated to it for listening, and its player says by how many dB (the samples you
+#: compute with are never changed). The real drum hits of the book sit around -14 dBFS.
+MAX_PLAY_RMS_DB = -12.0
+#: A player notes when more than this share of a clip's samples sit at full scale (a clip that
+#: was clipped, e.g. by a sampler's clamp to [-1, 1]).
+FULL_SCALE_NOTE = 0.01
 
 
 # --------------------------------------------------------------------------------------------
@@ -691,6 +699,21 @@ def _prepare_playback(x: Any, sr: int, name: str, normalize: bool) -> tuple[np.n
     return _clip_with_warning(arr, name, stacklevel=4), sr
 
 
+def _listening_level(arr: np.ndarray) -> tuple[np.ndarray, str]:
+    """The listening policy: ``arr`` attenuated to :data:`MAX_PLAY_RMS_DB` if louder, and the
+    note its player shows ("" when nothing is worth saying)."""
+    notes = []
+    full = float(np.mean(np.abs(arr) >= 0.999)) if arr.size else 0.0
+    if full > FULL_SCALE_NOTE:
+        notes.append(f"{100 * full:.0f}% of samples at full scale")
+    rms = float(np.sqrt(np.mean(np.square(arr, dtype=np.float64)))) if arr.size else 0.0
+    if rms > 0 and 20 * math.log10(rms) > MAX_PLAY_RMS_DB:
+        gain_db = MAX_PLAY_RMS_DB - 20 * math.log10(rms)
+        arr = (arr * 10 ** (gain_db / 20)).astype(np.float32)
+        notes.append(f"played {-gain_db:.0f} dB quieter")
+    return arr, "; ".join(notes)
+
+
 def _wav_bytes(arr: np.ndarray, sr: int) -> bytes:
     import soundfile as sf
 
@@ -702,13 +725,24 @@ def _wav_bytes(arr: np.ndarray, sr: int) -> bytes:
 def to_wav_bytes(x: Any, sr: int, *, normalize: bool = False) -> bytes:
     """Encode a clip ``(T,)`` or ``(C, T)`` (C = 1 or 2) as a 16-bit PCM WAV file, in memory.
 
-    The bytes the players embed. ``normalize=True`` scales the peak to 0.99; otherwise the
-    level is kept and samples outside [-1, 1] are clipped, with a warning.
+    The bytes the players embed, at the level they play (:data:`MAX_PLAY_RMS_DB` at most).
+    ``normalize=True`` scales the peak to 0.99 first; otherwise the level is kept and samples
+    outside [-1, 1] are clipped, with a warning.
 
     Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
     """
     arr, sr = _prepare_playback(x, sr, "x", normalize)
-    return _wav_bytes(arr, sr)
+    return _wav_bytes(_listening_level(arr)[0], sr)
+
+
+def _label_html(label: str | None, note: str) -> str:
+    """A player's label, with the listening note under it in small type."""
+    out = ""
+    if label:
+        out += f'<div class="tl-audio-label" style="font-weight:600">{html.escape(label)}</div>'
+    if note:
+        out += f'<div class="tl-audio-note" style="font-size:80%;opacity:0.8">{html.escape(note)}</div>'
+    return out
 
 
 def _wav_data_uri(wav: bytes) -> str:
@@ -723,15 +757,13 @@ def _audio_class() -> type:
         """IPython ``Audio`` that shows an optional label above the player."""
 
         label: str | None = None
+        note: str = ""
 
         def _repr_html_(self) -> str:
             player = super()._repr_html_()
-            if not self.label:
+            if not self.label and not self.note:
                 return player
-            return (
-                f'<div class="tl-audio"><div class="tl-audio-label" style="font-weight:600">'
-                f"{html.escape(self.label)}</div>{player}</div>"
-            )
+            return f'<div class="tl-audio">{_label_html(self.label, self.note)}{player}</div>'
 
     return LabelledAudio
 
@@ -748,7 +780,9 @@ def play(x: Any, sr: int, *, normalize: bool = False, label: str | None = None) 
             ``True`` scales the peak to 0.99.
         label: optional text shown above the player.
 
-    Clips longer than 30 s warn (they make pages heavy). Show it by making it the last line of
+    The book's listening policy: a clip louder than :data:`MAX_PLAY_RMS_DB` (RMS, dBFS) is
+    played attenuated to that level, and the player says so ("played 8 dB quieter"); a clip
+    with more than 1 % of its samples at full scale says that too. Clips longer than 30 s warn (they make pages heavy). Show it by making it the last line of
     a cell, or with ``IPython.display.display(tl.audio.play(x, sr))``.
 
     Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
@@ -756,8 +790,10 @@ def play(x: Any, sr: int, *, normalize: bool = False, label: str | None = None) 
     if label is not None and not isinstance(label, str):
         raise TypeError(f"label: expected a str or None, got {describe(label)}.")
     arr, sr = _prepare_playback(x, sr, "x", normalize)
+    arr, note = _listening_level(arr)
     player = _audio_class()(data=_wav_bytes(arr, sr), rate=sr, normalize=False)
     player.label = label
+    player.note = note
     return player
 
 
@@ -772,6 +808,9 @@ def play_grid(
         sr: sample rate in Hz.
         columns: players per row.
         normalize: as in :func:`play` (``False`` keeps the levels; clipping warns).
+
+    The listening policy of :func:`play` applies to each clip (and its note is shown under
+    its label).
 
     The WAV data (16-bit PCM) is embedded as base64 ``<source>`` elements, so the grid plays
     in Jupyter, Colab and the static HTML book.
@@ -792,10 +831,11 @@ def play_grid(
     cells = []
     for label, clip in clips.items():
         arr, _ = _prepare_playback(clip, sr, f"clips[{label!r}]", normalize)
+        arr, note = _listening_level(arr)
         src = _wav_data_uri(_wav_bytes(arr, sr))
         cells.append(
             '<td style="padding:4px 8px;text-align:center;vertical-align:top">'
-            f'<div class="tl-audio-label" style="font-weight:600">{html.escape(str(label))}</div>'
+            f"{_label_html(str(label), note)}"
             f'<audio controls style="width:200px">'
             f'<source src="{src}" type="audio/wav">'
             "Your browser does not support the audio element.</audio></td>"

@@ -60,7 +60,8 @@ def _write_text(path: Path, text: str) -> None:
 def _progress(iterable: Any, total: int, desc: str) -> Any:
     from tqdm import tqdm
 
-    return tqdm(iterable, total=total, desc=desc, file=sys.stderr, leave=False)
+    # disable=None: a bar on a terminal only (not in a notebook, a log or a pipe)
+    return tqdm(iterable, total=total, desc=desc, file=sys.stderr, leave=False, disable=None)
 
 
 def _out_dir(path: str) -> Path:

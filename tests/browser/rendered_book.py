@@ -9,7 +9,11 @@ purpose, to show each check can fail). For every page it reports:
 - images that do not load;
 - cell outputs that hold a traceback or an error (except in cells tagged ``raises-exception``,
   the book's deliberate error demos);
-- requests to the network that the offline test cannot serve (the book must not need them).
+- requests to the network that the offline test cannot serve (the book must not need them);
+- what a reader would see as a mistake (``reader_problems``): math or MyST markup left raw in
+  the prose (``$...$``, a literal `` {cite}`key` ``), a doubled word ("Exercise Exercise"),
+  stderr or progress-bar output in a cell, a ``raises-exception`` cell that did not raise,
+  and an exercise or solution that says "listen" with no player in it or its solution.
 
 The pages are served from a local HTTP server. MathJax, which the pages load from a CDN, is
 served from a local copy of the npm package (``ensure_mathjax``), so the test runs offline.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import functools
 import http.server
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -105,6 +110,61 @@ async () => {
       /Error|Traceback/.test(text);
     if (/Traceback \\(most recent call last\\)/.test(text) || isError || o.classList.contains('error')) {
       report.tracebacks.push(text.slice(0, 300));
+    }
+  });
+  // ---- what a reader sees: prose, outputs, error demos, exercises ----
+  report.reader = [];
+  const root = document.querySelector('article') || document.querySelector('main') || document.body;
+  const prose = root.querySelectorAll('p, li, h1, h2, h3, h4, h5, h6, .admonition-title, figcaption, dt, td');
+  prose.forEach((el) => {
+    if (el.closest('.cell, pre, .highlight, .output, nav, .toc, .bd-toc')) return;
+    if (el.querySelector('p, li')) return;  // judged by its own paragraphs
+    const clone = el.cloneNode(true);
+    clone.querySelectorAll('mjx-container, code, pre, .math, script, style').forEach((n) => n.remove());
+    const text = (clone.textContent || '').replace(/\\s+/g, ' ').trim();
+    if (!text) return;
+    if (/\\$[^$]*\\$|\\\\\\(|\\\\\\[|\\$\\$/.test(text)) {
+      report.reader.push('raw math in prose: ' + JSON.stringify(text.slice(0, 120)));
+    }
+    const role = text.match(/\\{(cite|ref|numref|eq|doc|term|math|download|prf:ref|cite:[a-z]+)\\}`?[^`\\s]*`?/);
+    if (role) report.reader.push('raw MyST role in prose: ' + JSON.stringify(role[0]));
+    const dup = text.match(/\\b([A-Za-z][A-Za-z']+)\\s+\\1\\b/i);
+    if (dup) report.reader.push('doubled word: ' + JSON.stringify(dup[0]) + ' in ' + JSON.stringify(text.slice(0, 80)));
+  });
+  root.querySelectorAll('.output.stderr').forEach((o) => {
+    report.reader.push('stderr output in a cell: ' + JSON.stringify((o.textContent || '').trim().slice(0, 120)));
+  });
+  root.querySelectorAll('.output').forEach((o) => {
+    if (o.classList.contains('stderr')) return;  // reported above
+    const t = o.textContent || '';
+    if (/\\d+%\\|[^|\\n]*\\|/.test(t)) report.reader.push('progress bar in a cell output: ' + JSON.stringify(t.trim().slice(0, 120)));
+  });
+  root.querySelectorAll('.cell.tag_raises-exception').forEach((cell) => {
+    const out = cell.querySelector('.output.traceback, .output.error, .traceback');
+    const text = cell.querySelector('.cell_output') ? cell.querySelector('.cell_output').textContent : '';
+    if (!out && !/Error|Traceback/.test(text || '')) {
+      const src = cell.querySelector('.cell_input') ? cell.querySelector('.cell_input').textContent : '';
+      report.reader.push('raises-exception cell did not raise: ' + JSON.stringify(src.trim().slice(0, 120)));
+    }
+  });
+  // exercises and solutions that ask to listen need a player: in the solution itself, or
+  // (for an exercise) anywhere up to the end of the solution that follows it
+  const items = Array.from(root.querySelectorAll('.exercise, .solution, audio'));
+  const says = (el) => /listen/i.test(el.textContent || '');
+  items.forEach((el, i) => {
+    if (el.tagName === 'AUDIO' || !says(el)) return;
+    let ok = el.querySelector('audio') !== null;
+    if (!ok && el.classList.contains('exercise')) {
+      for (let j = i + 1; j < items.length; j++) {
+        const other = items[j];
+        if (other.tagName === 'AUDIO') { ok = true; break; }
+        if (other.classList.contains('exercise')) break;
+        if (other.classList.contains('solution')) { ok = other.querySelector('audio') !== null; break; }
+      }
+    }
+    if (!ok) {
+      const title = el.querySelector('.admonition-title');
+      report.reader.push('says "listen" with no player: ' + JSON.stringify((title ? title.textContent : '').trim().slice(0, 80)));
     }
   });
   return report;
@@ -259,9 +319,61 @@ def _check_one(context, base: str, page_path: str, mathjax_root: Path) -> PageRe
         report.problems.append(f"console error: {msg[:300]}")
     for url in blocked:
         report.problems.append(f"needs the network (not available offline): {url}")
+    report.problems.extend(probe["reader"])
     return report
 
 
 def browser_required() -> bool:
     """Under CI (``CI=true``) the browser test must run; elsewhere it may skip."""
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@dataclass
+class Clip:
+    """One embedded WAV of a page: where it is and how loud (RMS and peak, dBFS)."""
+
+    page: str
+    index: int
+    rms_db: float
+    peak_db: float
+
+
+_WAV_SRC = re.compile(r"data:audio/(?:wav|x-wav);base64,([A-Za-z0-9+/=\s]+)")
+
+
+def embedded_clips(html_dir: Path, pages: list[str]) -> list[Clip]:
+    """Decode every WAV embedded in ``pages`` (the players' ``data:`` sources) and measure it."""
+    import base64
+    import io
+    import math
+
+    import numpy as np
+    import soundfile as sf
+
+    clips = []
+    for page in pages:
+        text = (html_dir / page).read_text(errors="replace")
+        for i, match in enumerate(_WAV_SRC.finditer(text)):
+            data, _ = sf.read(io.BytesIO(base64.b64decode(match.group(1))), dtype="float64")
+            rms = float(np.sqrt(np.mean(np.square(data)))) if data.size else 0.0
+            peak = float(np.max(np.abs(data))) if data.size else 0.0
+            db = [20 * math.log10(v) if v > 0 else -math.inf for v in (rms, peak)]
+            clips.append(Clip(page, i, db[0], db[1]))
+    return clips
+
+
+def level_problems(clips: list[Clip], *, max_rms_db: float, silent_db: float) -> list[str]:
+    """The listening policy, checked on what a reader hears: no clip above ``max_rms_db`` RMS,
+    no silent clip (RMS below ``silent_db``)."""
+    problems = []
+    for c in clips:
+        if c.rms_db > max_rms_db + 0.1:
+            problems.append(
+                f"{c.page}: player #{c.index} is too loud: RMS {c.rms_db:.1f} dBFS > "
+                f"{max_rms_db:g} dBFS (tl.audio.MAX_PLAY_RMS_DB)"
+            )
+        if c.rms_db < silent_db:
+            problems.append(
+                f"{c.page}: player #{c.index} is silent: RMS {c.rms_db:.1f} dBFS < {silent_db:g} dBFS"
+            )
+    return problems

@@ -30,6 +30,11 @@ GOOD = f"""<html><head>{MATHJAX}</head><body>
 <audio controls><source src="data:audio/wav;base64,{_wav_b64()}" type="audio/wav"></audio>
 <img src="data:image/png;base64,{PNG_1PX}">
 <div class="cell_output"><pre>all good</pre></div>
+<article><p>Prose with rendered math <span class="math">\\(x\\)</span> and a price of 3 dollars.</p>
+<div class="exercise admonition"><p class="admonition-title">Exercise 1</p><p>Listen to both.</p></div>
+<div class="solution admonition"><p class="admonition-title">Solution</p>
+<audio controls><source src="data:audio/wav;base64,{_wav_b64()}" type="audio/wav"></audio></div>
+</article>
 </body></html>"""
 
 BROKEN = {
@@ -43,6 +48,19 @@ BROKEN = {
     "traceback.html": '<div class="cell_output"><pre>Traceback (most recent call last):\n'
     '  File "x", line 1\nValueError: bad</pre></div>',
     "network.html": '<link rel="stylesheet" href="https://example.org/style.css">',
+    "raw_math.html": "<article><p>The loss is $x_t = a x_0$ here.</p></article>",
+    "raw_role.html": "<article><p>As shown by {cite}`ho2020ddpm`, the loss...</p></article>",
+    "doubled_word.html": "<article><h2>Exercise Exercise 3</h2></article>",
+    "stderr.html": '<div class="cell"><div class="cell_output"><div class="output stderr">'
+    "<pre>/tmp/ipykernel_1/1.py:3: UserWarning: clipped</pre></div></div></div>",
+    "progress_bar.html": '<div class="cell"><div class="cell_output"><div class="output stream">'
+    "<pre>training:  40%|####      | 8/20 [00:01&lt;00:02]</pre></div></div></div>",
+    "raises_nothing.html": '<div class="cell tag_raises-exception"><div class="cell_input">'
+    '<pre>net(torch.randn(1, 1, 8000))</pre></div><div class="cell_output"><pre>tensor([0.])'
+    "</pre></div></div>",
+    "listen_no_player.html": '<article><div class="exercise admonition"><p class="admonition-title">'
+    'Exercise 2</p><p>Listen to both clips.</p></div><div class="solution admonition">'
+    '<p class="admonition-title">Solution</p><p>They differ.</p></div></article>',
     "traceback_in_untagged_cell.html": '<div class="cell tag_hide-input"><div class="cell_output">'
     "<pre>Traceback (most recent call last):\nValueError: bad</pre></div></div>",
 }
@@ -72,7 +90,7 @@ def test_error_demo_in_raises_exception_cell_passes(reports):
 def test_good_page_passes(reports):
     good = reports["good.html"]
     assert good.problems == []
-    assert good.n_math == 1 and good.n_audio == 1
+    assert good.n_math == 2 and good.n_audio == 2
 
 
 @pytest.mark.parametrize(
@@ -88,6 +106,13 @@ def test_good_page_passes(reports):
         ("traceback.html", "holds an error"),
         ("network.html", "needs the network"),
         ("traceback_in_untagged_cell.html", "holds an error"),
+        ("raw_math.html", "raw math in prose"),
+        ("raw_role.html", "raw MyST role"),
+        ("doubled_word.html", 'doubled word: "Exercise Exercise"'),
+        ("stderr.html", "stderr output"),
+        ("progress_bar.html", "progress bar"),
+        ("raises_nothing.html", "did not raise"),
+        ("listen_no_player.html", 'says "listen" with no player'),
     ],
 )
 def test_broken_page_is_caught(reports, page, expected):
