@@ -185,3 +185,27 @@ def test_bad_inputs_name_the_argument():
         M.kernel_distance(np.zeros((5, 3)), np.zeros((5, 3)), subset_size=9)
     with pytest.raises(ValueError, match="x"):
         M.embed(torch.zeros(2, 1, 100), 16000)
+
+
+def test_embedding_with_time_segments_sees_time_order():
+    """Without time segments a clip and its reverse embed alike; with them, where the energy
+    sits counts: a tone in the second half only is loud in the last segments and quiet in
+    the first (checked against the clip's own level, by hand)."""
+    sr = 16000
+    t = np.arange(sr) / sr
+    tone = (0.3 * np.sin(2 * np.pi * 440 * t) * (t >= 0.5)).astype(np.float32)
+    x = np.stack([tone, tone[::-1].copy()])[:, None, :]
+    plain = M.embed(x, sr)
+    assert plain.shape == (2, M.EMBEDDING_DIM)
+    np.testing.assert_allclose(plain[0], plain[1], atol=0.1)  # blind to time order (1 dB)
+    timed = M.embed(x, sr, time_segments=4)
+    assert timed.shape == (2, M.EMBEDDING_DIM + 4 * M.TIME_BANDS)
+    np.testing.assert_array_equal(timed[:, : M.EMBEDDING_DIM], plain)
+    # the band holding 440 Hz (the lowest of TIME_BANDS groups), segment by segment
+    low_band = timed[:, M.EMBEDDING_DIM : M.EMBEDDING_DIM + 4]
+    assert low_band[0, 3] - low_band[0, 0] > 2  # bels: loud at the end, silent at the start
+    np.testing.assert_allclose(low_band[1], low_band[0][::-1], atol=0.3)  # the reverse
+    with pytest.raises(ValueError, match="time_segments"):
+        M.embed(x, sr, time_segments=-1)
+    with pytest.raises(ValueError, match="time_segments"):
+        M.embed(x[..., :2048], sr, time_segments=100)

@@ -62,6 +62,7 @@ from ._validate import (
 
 __all__ = [
     "EMBEDDING_DIM",
+    "TIME_BANDS",
     "EMBEDDING_SR",
     "ClassCheckResult",
     "EmbeddingClassifier",
@@ -148,8 +149,12 @@ def _clips(x: Any, sr: int | None, name: str) -> tuple[list[np.ndarray], int]:
     )
 
 
-def _embed_batch(batch: np.ndarray) -> np.ndarray:
-    """``(B, T)`` mono 16 kHz -> ``(B, EMBEDDING_DIM)`` float64."""
+#: Frequency bands (groups of adjacent mel bands) of the time-order features of :func:`embed`.
+TIME_BANDS = 4
+
+
+def _embed_batch(batch: np.ndarray, time_segments: int = 0) -> np.ndarray:
+    """``(B, T)`` mono 16 kHz -> ``(B, EMBEDDING_DIM + TIME_BANDS * time_segments)`` float64."""
     import scipy.fft
     import torch
 
@@ -166,11 +171,31 @@ def _embed_batch(batch: np.ndarray) -> np.ndarray:
     db = 10.0 * torch.log10(torch.clamp(mel, min=POWER_FLOOR))
     db = db.numpy()
     mfcc = scipy.fft.dct(db, type=2, norm="ortho", axis=1)[:, 1 : N_MFCC + 1]  # (B, 20, frames)
-    feats = np.concatenate([(db.mean(-1) + _MEAN_SHIFT_DB), db.std(-1), mfcc.std(-1)], axis=1)
-    return feats / 10.0
+    parts = [(db.mean(-1) + _MEAN_SHIFT_DB), db.std(-1), mfcc.std(-1)]
+    if time_segments:
+        # mean level of TIME_BANDS groups of mel bands in each of time_segments equal spans
+        frames = db.shape[-1]
+        if frames < time_segments:
+            raise ValueError(
+                f"time_segments: {time_segments} segments need at least as many frames, the "
+                f"clips have {frames}. Fix: fewer segments or longer clips."
+            )
+        bands = np.array_split(db, TIME_BANDS, axis=1)
+        edges = np.linspace(0, frames, time_segments + 1).round().astype(int)
+        for band in bands:
+            level = band.mean(axis=1)  # (B, frames)
+            parts.append(
+                np.stack(
+                    [level[:, a:b].mean(-1) for a, b in zip(edges[:-1], edges[1:], strict=True)], -1
+                )
+                + _MEAN_SHIFT_DB
+            )
+    return np.concatenate(parts, axis=1) / 10.0
 
 
-def embed(x: Any, sr: int | None = None, *, batch_size: int = 128) -> np.ndarray:
+def embed(
+    x: Any, sr: int | None = None, *, batch_size: int = 128, time_segments: int = 0
+) -> np.ndarray:
     """The fixed log-mel statistics embedding of each clip: ``(N, 100)`` float64.
 
     Args:
@@ -179,22 +204,29 @@ def embed(x: Any, sr: int | None = None, *, batch_size: int = 128) -> np.ndarray
             from ``tl.data`` (items with ``"audio"``; it carries its ``sr``).
         sr: sample rate of ``x`` in Hz (not needed for datasets).
         batch_size: clips per spectrogram batch.
+        time_segments: ``0`` (default): statistics over the whole clip, which do not see
+            time order (a clip and its reverse embed alike). ``k > 0``: also the mean level
+            of :data:`TIME_BANDS` frequency bands in each of ``k`` equal time spans, in
+            bels (+5), so that where the energy sits in the clip counts (a drum hit that
+            decays and one that swells differ).
 
     Returns:
-        ``(N, EMBEDDING_DIM)``: per clip, the time mean (+5 B) and standard deviation of 40
-        log-mel bands and the standard deviation of MFCCs 1-20, in bels (see the module doc).
+        ``(N, EMBEDDING_DIM + TIME_BANDS * time_segments)``: per clip, the time mean (+5 B)
+        and standard deviation of 40 log-mel bands and the standard deviation of MFCCs
+        1-20, in bels (see the module doc), then the time-order features.
 
     Introduced in: book/appendix/A_01_metrics.ipynb
     """
     from . import audio
 
     batch_size = check_int(batch_size, "batch_size", min_value=1)
+    time_segments = check_int(time_segments, "time_segments", min_value=0)
     clips, sr = _clips(x, sr, "x")
     mono = [c.mean(axis=0) for c in clips]
     by_length: dict[int, list[int]] = {}
     for i, c in enumerate(mono):
         by_length.setdefault(c.shape[-1], []).append(i)
-    out = np.zeros((len(mono), EMBEDDING_DIM))
+    out = np.zeros((len(mono), EMBEDDING_DIM + TIME_BANDS * time_segments))
     for length, idx in by_length.items():
         for start in range(0, len(idx), batch_size):
             part = idx[start : start + batch_size]
@@ -207,7 +239,7 @@ def embed(x: Any, sr: int | None = None, *, batch_size: int = 128) -> np.ndarray
                     f"{N_FFT // 2 + 1} samples at {EMBEDDING_SR} Hz). Fix: pad them, e.g. "
                     f"tl.audio.fix_length(x, {int(math.ceil((N_FFT // 2 + 1) * sr / EMBEDDING_SR))})."
                 )
-            out[part] = _embed_batch(batch)
+            out[part] = _embed_batch(batch, time_segments)
     return out
 
 

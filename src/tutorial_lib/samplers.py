@@ -58,6 +58,7 @@ __all__ = [
     "Trajectory",
     "ddim_sample",
     "ddim_step",
+    "ddim_update",
     "ddpm_posterior",
     "ddpm_sample",
     "ddpm_timesteps",
@@ -374,16 +375,36 @@ def _ddim_sigma(ab: float, ab_prev: float, eta: float) -> float:
     return eta * math.sqrt((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev))
 
 
-def _ddim_update(
+def ddim_update(
     x0_hat: torch.Tensor,
     eps_hat: torch.Tensor,
-    ab_prev: float,
-    sigma: float,
-    generator: torch.Generator | None,
+    alpha_bar_prev: Any,
+    sigma: float = 0.0,
+    generator: torch.Generator | None = None,
     noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    direction = math.sqrt(max(1 - ab_prev - sigma**2, 0.0)) * eps_hat
-    out = math.sqrt(ab_prev) * x0_hat + direction
+    """The DDIM update from estimates: the one place every DDIM-style sampler moves ``x``.
+
+    ``x_prev = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev - sigma^2) eps_hat + sigma z``.
+    :func:`ddim_step` calls it with ``x0_hat`` from an ``eps`` prediction, and
+    ``tl.vdiffusion`` with ``x0_hat`` and ``eps_hat`` from a ``v`` prediction (which stays
+    defined at pure noise, ``alpha_bar = 0``, where an ``eps`` prediction does not).
+
+    Args:
+        x0_hat, eps_hat: the estimates (B, ...).
+        alpha_bar_prev: the signal level to move to, a number or a tensor (B,) in [0, 1].
+        sigma: the standard deviation of the fresh noise ``z`` (0: deterministic).
+        generator, noise: where ``z`` comes from (only when ``sigma > 0``).
+
+    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
+    """
+    ab = torch.as_tensor(alpha_bar_prev, dtype=torch.float64)
+    if ab.ndim == 1:
+        ab = ab.reshape(-1, *([1] * (x0_hat.ndim - 1)))
+    ab = ab.to(x0_hat.device)
+    a = ab.sqrt().to(x0_hat.dtype)
+    d = (1 - ab - sigma**2).clamp_min(0.0).sqrt().to(x0_hat.dtype)
+    out = a * x0_hat + d * eps_hat
     if sigma > 0:
         out = out + sigma * (_noise_like(x0_hat, generator) if noise is None else noise)
     return out
@@ -436,7 +457,7 @@ def ddim_step(
             f"1 - alpha_bar_prev = {1 - ab_prev:.3g}). Fix: eta <= 1."
         )
     x0_hat = (xt - math.sqrt(1 - ab) * eps_hat) / math.sqrt(ab)
-    return _ddim_update(x0_hat, eps_hat, ab_prev, sigma, generator, noise)
+    return ddim_update(x0_hat, eps_hat, ab_prev, sigma, generator, noise)
 
 
 def euler_step(x: torch.Tensor, v: torch.Tensor, t: float, t_next: float) -> torch.Tensor:
@@ -602,7 +623,7 @@ def ddim_sample(
         a, a_prev = float(ab[s]), (float(ab[ts[k + 1]]) if k + 1 < len(ts) else 1.0)
         x0_hat, eps_hat = _predict(model, x, s, ab, prediction, clip_x0)
         sigma = _ddim_sigma(a, a_prev, eta) if 0 < a < 1 and a_prev < 1 else 0.0
-        x = _ddim_update(x0_hat, eps_hat, a_prev, sigma, generator)
+        x = ddim_update(x0_hat, eps_hat, a_prev, sigma, generator)
         rec.add(x, (int(ts[k + 1]) + 1) / n if k + 1 < len(ts) else 0.0, x0_hat)
     return rec.result(x, len(ts), "ddim")
 

@@ -21,12 +21,16 @@ angles: at each step predict ``x0`` and ``eps`` from ``v`` and move to the next,
 
     x_next = alpha_next * x0_hat + sigma_next * eps_hat
 
+The library has one of each piece, and this module reuses them: the schedule is
+``tl.schedules.cosine_alpha_bar(t, s=0)``, the conversions are ``tl.objectives.convert``
+(``source="v"``), and the move is ``tl.samplers.ddim_update``, the update of every DDIM-style
+sampler of the book. (Chapter 3 writes them out by hand first and checks them against these.)
+
 Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -58,23 +62,29 @@ def _t_like(t: Any, x: torch.Tensor) -> torch.Tensor:
     return t
 
 
+def alpha_bar(t: Any) -> torch.Tensor:
+    """The equivalent DDPM signal level ``alpha_bar(t) = cos(t pi / 2) ** 2`` (float32).
+
+    The cosine schedule without its offset: ``tl.schedules.cosine_alpha_bar(t, s=0)``.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    from .schedules import cosine_alpha_bar
+
+    return cosine_alpha_bar(t, s=0.0).float()
+
+
 def alpha_sigma(t: Any) -> tuple[torch.Tensor, torch.Tensor]:
     """``alpha = cos(t pi / 2)``, ``sigma = sin(t pi / 2)`` for ``t`` in ``[0, 1]`` (any shape).
 
-    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
-    """
-    if not torch.is_tensor(t):
-        t = torch.tensor(t, dtype=torch.float32)
-    phi = t.float() * (math.pi / 2)
-    return torch.cos(phi), torch.sin(phi)
-
-
-def alpha_bar(t: Any) -> torch.Tensor:
-    """The equivalent DDPM signal level ``alpha_bar(t) = cos(t pi / 2) ** 2``.
+    ``alpha = sqrt(alpha_bar(t))`` and ``sigma = sqrt(1 - alpha_bar(t))`` (float32).
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
-    return alpha_sigma(t)[0] ** 2
+    from .schedules import cosine_alpha_bar
+
+    ab = cosine_alpha_bar(t, s=0.0)
+    return ab.sqrt().float(), (1 - ab).clamp_min(0.0).sqrt().float()
 
 
 def noise(x0: torch.Tensor, t: Any, eps: torch.Tensor | None = None) -> torch.Tensor:
@@ -102,8 +112,24 @@ def to_x0_eps(xt: torch.Tensor, v: torch.Tensor, t: Any) -> tuple[torch.Tensor, 
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
-    a, s = alpha_sigma(_t_like(t, xt))
-    return a * xt - s * v, s * xt + a * v
+    from .objectives import convert
+
+    ab = _alpha_bar_of(t, xt)
+    return (
+        convert(v, xt, ab, source="v", target="x0"),
+        convert(v, xt, ab, source="v", target="eps"),
+    )
+
+
+def _alpha_bar_of(t: Any, x: torch.Tensor) -> Any:
+    """``alpha_bar`` at ``t`` (a float, or (B,)) as ``objectives.convert`` takes it."""
+    from .schedules import cosine_alpha_bar
+
+    tt = t.detach().double().cpu() if torch.is_tensor(t) else torch.tensor(float(t))
+    if tt.ndim > 1:
+        tt = tt.reshape(tt.shape[0])
+    ab = cosine_alpha_bar(tt.clamp(0.0, 1.0), s=0.0)
+    return float(ab) if ab.ndim == 0 else ab
 
 
 def _call(model: Any, xt: torch.Tensor, t: torch.Tensor, labels: Any) -> torch.Tensor:
@@ -184,9 +210,10 @@ def ddim_step(xt: torch.Tensor, v: torch.Tensor, t: Any, t_next: Any) -> torch.T
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
+    from .samplers import ddim_update
+
     x0_hat, eps_hat = to_x0_eps(xt, v, t)
-    a, s = alpha_sigma(_t_like(t_next, xt))
-    return a * x0_hat + s * eps_hat
+    return ddim_update(x0_hat, eps_hat, _alpha_bar_of(t_next, xt))
 
 
 @torch.no_grad()
@@ -262,6 +289,8 @@ def sample(
         if not torch.is_tensor(x_init) or x_init.ndim != 3:
             raise ValueError(f"x_init: expected a tensor (B, C, T), got {describe(x_init)}.")
         x = x_init.to(device).float()
+    from .samplers import ddim_update
+
     b = x.shape[0]
     times = sample_times(steps, rho)
     it = range(steps)
@@ -280,6 +309,5 @@ def sample(
             x0_hat = x0_hat.clamp(-1.0, 1.0)
         if i == steps - 1:
             return x0_hat
-        a, s = alpha_sigma(_t_like(float(times[i + 1]), x))
-        x = a * x0_hat + s * eps_hat
+        x = ddim_update(x0_hat, eps_hat, _alpha_bar_of(float(times[i + 1]), x))
     return x

@@ -12,7 +12,7 @@ unit variance) for the same number of steps, once per objective of :data:`OBJECT
 The recipe ``drums-small`` writes both reference checkpoints, ``drums-small-ddpm`` and
 ``drums-small-rf`` (EMA weights, float16)::
 
-    tutorial-lib train drums-small --mode full --out runs/drums-small   # ~20 min, 2 CPU cores
+    tutorial-lib train drums-small --mode full --out runs/drums-small   # ~10 min, 1 CPU core
     tutorial-lib sample drums-small-rf --n 8 --out samples/
 
 Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb

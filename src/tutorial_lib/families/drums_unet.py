@@ -7,7 +7,7 @@ checkpoints (EMA weights, float16): ``drums-unet.safetensors`` (all steps) and
 ``drums-unet-short.safetensors`` (the same run after a tenth of the steps, the baseline the
 chapter compares with)::
 
-    tutorial-lib train drums-unet --mode book --out runs/drums-unet      # ~10-25 min, 2 CPU cores
+    tutorial-lib train drums-unet --mode book --out runs/drums-unet      # ~45 min, 2 CPU cores
     tutorial-lib train drums-unet --mode full --out runs/drums-unet-full # a GPU
 
 Registered models (``tutorial-lib sample NAME --n 8 --out samples/``): ``drums-unet`` (the
@@ -87,7 +87,7 @@ BATCH = 16
 RECIPE = "drums-unet"
 DESCRIPTION = (
     "Class-conditional waveform U-Net (v-diffusion) on 16 kHz drum one-shots: kick, snare, "
-    "closed_hat, percussion (book mode: the shipped reference, 10-25 min on 2 CPU cores)."
+    "closed_hat, percussion (book mode: the shipped reference, about 45 min on 2 CPU cores)."
 )
 #: The reference checkpoints the recipe writes (``<name>.safetensors``): the whole run, and
 #: the same run after a tenth of its steps (the chapter's baseline).
@@ -329,6 +329,7 @@ def evaluate(
     n_train: int = 2000,
     guidance: float | None = None,
     rho: float | None = None,
+    noise_baseline: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """The chapter's scoreboard: FD/KID against real test clips and the per-class check.
 
@@ -340,6 +341,10 @@ def evaluate(
 
     Args:
         models: ``{label: UNet1d}`` (e.g. ``{"reference": load(), "untrained": build()}``).
+        noise_baseline: also score ``"white noise"``: Gaussian noise at the real test clips'
+            RMS, "asked" for the same classes. The class check's floor: a classifier trained
+            on real clips puts noise in some class (a noisy snare), and a model that outputs
+            noise scores that class's accuracy for free.
 
     Returns:
         ``{label: {"fd", "fd_floor", "kid", "kid_floor", "fd_ratio", "class_accuracy",
@@ -360,11 +365,21 @@ def evaluate(
     e_train, e_test = metrics.embed(train_ds), metrics.embed(test_ds)
     e_val = metrics.embed(dataset(n, "validation"))
     out: dict[str, dict[str, Any]] = {}
-    for label, model in models.items():
-        model = model.eval()
-        x = _sample_batches(
-            model, n, list(requested), seed, _sampling(steps=steps, rho=rho, guidance=guidance)
-        )
+    entries: dict[str, Any] = dict(models)
+    if noise_baseline:
+        entries["white noise"] = None
+    for label, model in entries.items():
+        if model is None:  # the noise baseline, at the real clips' level
+            import torch
+
+            gen = torch.Generator().manual_seed(int(seed))
+            level = float(test_ds.tensors().pow(2).mean().sqrt())
+            x = (level * torch.randn(n, 1, LENGTH, generator=gen)).clamp(-1, 1)
+        else:
+            x = _sample_batches(
+                model.eval(), n, list(requested), seed,
+                _sampling(steps=steps, rho=rho, guidance=guidance),
+            )  # fmt: skip
         e_fake = metrics.embed(x, SR)
         ev = metrics.evaluate(e_test, e_fake, reference=e_val, seed=seed)
         cc = metrics.class_check(
