@@ -103,6 +103,12 @@ def _source(cell: dict) -> str:
     return "".join(src) if isinstance(src, list) else src
 
 
+#: The widest figure (inches at 100 dpi) whose 10-11 pt labels stay legible at the text
+#: column's width in the HTML book (about 750 px).
+MAX_FIGURE_WIDTH = 10.0
+FIGSIZE_RE = re.compile(r"figsize=\(\s*(\d+(?:\.\d+)?)\s*,")
+
+
 def check_notebook(path: Path, repo_url: str) -> list[str]:
     """Every rule for one notebook file."""
     name = path.name
@@ -135,6 +141,13 @@ def check_notebook(path: Path, repo_url: str) -> list[str]:
             problems.append(f"{where}: edits sys.path/PYTHONPATH (install the package instead)")
         if ABSOLUTE_PATH_RE.search(src):
             problems.append(f"{where}: holds an absolute path (use paths relative to the notebook)")
+        for match in FIGSIZE_RE.finditer(src):
+            if float(match.group(1)) > MAX_FIGURE_WIDTH:
+                problems.append(
+                    f"{where}: figsize width {match.group(1)} in is over {MAX_FIGURE_WIDTH} in: "
+                    "the page shrinks it to the text column and its labels become unreadable "
+                    "(fewer panels per row, or a taller figure)"
+                )
     if not cells:
         return problems + [f"{name}: empty notebook"]
     first = cells[0]

@@ -88,7 +88,9 @@ def test_drums_unet_sample_does_not_depend_on_the_batch_size(monkeypatch):
     torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("name", ["drums-unet-kick", "drums-small-ddpm", "drums-small-rf"])
+@pytest.mark.parametrize(
+    "name", ["drums-unet-kick", "drums-small-ddpm", "drums-small-rf", "drums-small-ddpm-v"]
+)
 def test_registry_sample_keeps_no_graph(name):
     x, _ = tl.registry.sample(name, 2, steps=2)
     _no_graph(x, f"registry.sample({name!r})")

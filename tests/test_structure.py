@@ -76,6 +76,7 @@ def _code_cell(nb: dict, index: int = 1) -> dict:
         ("sys_path", "sys.path"),
         ("abs_path", "absolute path"),
         ("kernel", "kernelspec"),
+        ("wide_figure", "figsize width 15"),
     ],
 )
 def test_notebook_rule_fails_when_broken(book, breakage, expected):
@@ -106,6 +107,8 @@ def test_notebook_rule_fails_when_broken(book, breakage, expected):
         cell["source"] += "\nx = open('/home/me/sound.wav')"
     elif breakage == "kernel":
         nb["metadata"]["kernelspec"]["name"] = "myenv"
+    elif breakage == "wide_figure":
+        cell["source"] += "\nfig, ax = plt.subplots(figsize=(15, 3))"
     _save(path, nb)
     assert expected in _problems(book)
 

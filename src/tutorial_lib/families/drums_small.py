@@ -7,10 +7,13 @@ unit variance) for the same number of steps, once per objective of :data:`OBJECT
 
 - ``"ddpm"``: epsilon-prediction on Ho et al.'s linear schedule of 1000 steps
   (:func:`alpha_bars`);
-- ``"rf"``: rectified flow (velocity prediction) with logit-normal times.
+- ``"rf"``: rectified flow (velocity prediction) with logit-normal times;
+- ``"ddpm-v"``: the same DDPM process as ``"ddpm"``, but the network predicts
+  ``v = a_t eps - s_t x0`` (the chapter's explanation of why ``"ddpm"``'s deterministic
+  samplers fail: its ``x0`` estimate at high noise divides the network's error by ``a_t``).
 
-The recipe ``drums-small`` writes both reference checkpoints, ``drums-small-ddpm`` and
-``drums-small-rf`` (EMA weights, float16)::
+The recipe ``drums-small`` writes the three reference checkpoints, ``drums-small-ddpm``,
+``drums-small-rf`` and ``drums-small-ddpm-v`` (EMA weights, float16)::
 
     tutorial-lib train drums-small --mode full --out runs/drums-small   # ~10 min, 1 CPU core
     tutorial-lib sample drums-small-rf --n 8 --out samples/
@@ -36,6 +39,7 @@ __all__ = [
     "MODELS",
     "N_TRAIN",
     "OBJECTIVES",
+    "PREDICTION",
     "RECIPE",
     "SAMPLING",
     "SCALE",
@@ -62,34 +66,41 @@ SCALE = 0.1
 #: Training clips of the ``book`` and ``full`` recipes (``fast``: 256).
 N_TRAIN = 2000
 #: The two training objectives compared by the chapter.
-OBJECTIVES = ("ddpm", "rf")
+OBJECTIVES = ("ddpm", "rf", "ddpm-v")
+#: What the network predicts, per objective (``"ddpm"`` and ``"ddpm-v"`` share the process).
+PREDICTION = {"ddpm": "eps", "rf": "v", "ddpm-v": "v"}
 #: The :class:`~tutorial_lib.models.small.SmallConv1d` config of the reference models.
 CONFIG: dict[str, Any] = {"channels": 1, "width": 32, "mults": [1, 2, 3], "factor": 4,
                           "kernel_size": 5, "time_dim": 64, "patch": 8}  # fmt: skip
 #: Sampler defaults of :func:`sample`: 16 steps of DPM-Solver++(2M) for DDPM, Euler for the flow.
-SAMPLING: dict[str, Any] = {"steps": 16, "sampler": {"ddpm": "dpm++2m", "rf": "euler"}}
+SAMPLING: dict[str, Any] = {
+    "steps": 16,
+    "sampler": {"ddpm": "dpm++2m", "rf": "euler", "ddpm-v": "dpm++2m"},
+}
 #: The recipe (``tutorial-lib train drums-small``) and what it trains.
 RECIPE = "drums-small"
 DESCRIPTION = (
-    "SmallConv1d on 16 kHz drum hits (4096 samples), trained twice with the same budget: "
-    "DDPM (eps, linear schedule) and rectified flow (logit-normal times)."
+    "SmallConv1d on 16 kHz drum hits (4096 samples), trained three times with the same "
+    "budget: DDPM (eps, linear schedule), rectified flow (logit-normal times) and DDPM with "
+    "v-prediction."
 )
 #: The reference checkpoints the recipe writes (``<name>.safetensors``), one per objective.
-CHECKPOINTS = ("drums-small-ddpm", "drums-small-rf")
+CHECKPOINTS = ("drums-small-ddpm", "drums-small-rf", "drums-small-ddpm-v")
 #: The sampleable models (``tutorial-lib sample NAME``).
 MODELS = {
     "drums-small-ddpm": "0.26 s drum hits, SmallConv1d, DDPM (eps).",
     "drums-small-rf": "0.26 s drum hits, SmallConv1d, rectified flow.",
+    "drums-small-ddpm-v": "0.26 s drum hits, SmallConv1d, DDPM with v-prediction.",
 }
 
 
 def objective_of(name: str) -> str:
-    """The objective (``"ddpm"`` or ``"rf"``) of the model ``name`` (``"drums-small-rf"``...).
+    """The objective (``"ddpm"``, ``"rf"`` or ``"ddpm-v"``) of the model ``name``.
 
     Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
     """
     check_choice(name, "name", list(MODELS))
-    return name.rsplit("-", 1)[1]
+    return name[len("drums-small-") :]
 
 
 def alpha_bars() -> Any:
@@ -152,8 +163,8 @@ def _trainer(objective: str, mode: str, ckpt_dir: Path | None, progress: bool) -
     schedule = alpha_bars()
 
     def loss_fn(net: Any, batch: Any) -> Any:
-        if objective == "ddpm":
-            return objectives.ddpm_loss(net, batch, schedule, prediction="eps")
+        if objective != "rf":
+            return objectives.ddpm_loss(net, batch, schedule, prediction=PREDICTION[objective])
         return objectives.rf_loss(net, batch, times="logit_normal")
 
     return training.Trainer(
@@ -241,17 +252,19 @@ def _samples(net: Any, objective: str, n: int, steps: int | None, sampler: str |
     sampler = sampler or SAMPLING["sampler"][objective]
     check_choice(sampler, "sampler", samplers.SAMPLERS)
     family = samplers.SAMPLERS[sampler].family
-    if (family == "ddpm") != (objective == "ddpm"):
+    is_ddpm = objective != "rf"
+    if (family == "ddpm") != is_ddpm:
         raise ValueError(
             f"sampler: {sampler!r} samples {family} models, but this is a "
-            f"{'DDPM' if objective == 'ddpm' else 'rectified-flow'} model. Fix: one of "
-            f"{[k for k, v in samplers.SAMPLERS.items() if (v.family == 'ddpm') == (objective == 'ddpm')]}."
+            f"{'DDPM' if is_ddpm else 'rectified-flow'} model. Fix: one of "
+            f"{[k for k, v in samplers.SAMPLERS.items() if (v.family == 'ddpm') == is_ddpm]}."
         )
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(n, 1, LENGTH, generator=gen)
     kw: dict[str, Any] = {}
     if family == "ddpm":
-        kw = {"alpha_bars": alpha_bars(), "clip_x0": 1 / SCALE}
+        kw = {"alpha_bars": alpha_bars(), "clip_x0": 1 / SCALE,
+              "prediction": PREDICTION[objective]}  # fmt: skip
         if sampler == "ddpm":
             kw["generator"] = gen
     x = samplers.sample(sampler, net, noise, steps=steps or SAMPLING["steps"], **kw)
@@ -296,7 +309,7 @@ def evaluate(
     Args:
         models: ``{label: network}``, e.g. ``{"reference": load("drums-small-rf"),
             "untrained": build()}``.
-        objective: ``"ddpm"`` or ``"rf"``, how all of ``models`` were trained.
+        objective: ``"ddpm"``, ``"rf"`` or ``"ddpm-v"``, how all of ``models`` were trained.
         n: clips per model (and per real set).
         steps, sampler, seed: as for :func:`sample` (the same starting noise for every model).
 
