@@ -167,6 +167,24 @@ async () => {
       report.reader.push('says "listen" with no player: ' + JSON.stringify((title ? title.textContent : '').trim().slice(0, 80)));
     }
   });
+  // every exercise's self-check, run on the placeholder answer as stored, must say it is not
+  // right yet (a check that passes on the placeholder cannot fail)
+  const blocks = Array.from(root.querySelectorAll('.exercise, .solution, .cell'));
+  blocks.forEach((el, i) => {
+    if (!el.classList.contains('exercise')) return;
+    let failed = false;
+    for (let j = i + 1; j < blocks.length; j++) {
+      const other = blocks[j];
+      if (other.classList.contains('exercise') || other.classList.contains('solution')) break;
+      if (other.closest('.solution')) break;
+      if (/\u274c|not right yet/.test(other.textContent || '')) { failed = true; break; }
+    }
+    if (!failed) {
+      const title = el.querySelector('.admonition-title');
+      report.reader.push('exercise check does not fail on the placeholder answer: ' +
+        JSON.stringify((title ? title.textContent : '').trim().slice(0, 80)));
+    }
+  });
   return report;
 }
 """

@@ -32,6 +32,7 @@ GOOD = f"""<html><head>{MATHJAX}</head><body>
 <div class="cell_output"><pre>all good</pre></div>
 <article><p>Prose with rendered math <span class="math">\\(x\\)</span> and a price of 3 dollars.</p>
 <div class="exercise admonition"><p class="admonition-title">Exercise 1</p><p>Listen to both.</p></div>
+<div class="cell"><div class="cell_output"><pre>\u274c answer is not right yet</pre></div></div>
 <div class="solution admonition"><p class="admonition-title">Solution</p>
 <audio controls><source src="data:audio/wav;base64,{_wav_b64()}" type="audio/wav"></audio></div>
 </article>
@@ -58,6 +59,9 @@ BROKEN = {
     "raises_nothing.html": '<div class="cell tag_raises-exception"><div class="cell_input">'
     '<pre>net(torch.randn(1, 1, 8000))</pre></div><div class="cell_output"><pre>tensor([0.])'
     "</pre></div></div>",
+    "check_cannot_fail.html": '<article><div class="exercise admonition"><p class="admonition-title">'
+    'Exercise 3</p><p>Set x.</p></div><div class="cell"><div class="cell_output"><pre>\u2705 x is '
+    'correct</pre></div></div><div class="solution admonition"><p>x = 1</p></div></article>',
     "listen_no_player.html": '<article><div class="exercise admonition"><p class="admonition-title">'
     'Exercise 2</p><p>Listen to both clips.</p></div><div class="solution admonition">'
     '<p class="admonition-title">Solution</p><p>They differ.</p></div></article>',
@@ -113,6 +117,7 @@ def test_good_page_passes(reports):
         ("progress_bar.html", "progress bar"),
         ("raises_nothing.html", "did not raise"),
         ("listen_no_player.html", 'says "listen" with no player'),
+        ("check_cannot_fail.html", "does not fail on the placeholder"),
     ],
 )
 def test_broken_page_is_caught(reports, page, expected):
