@@ -3,23 +3,26 @@
 Time ``t`` runs from 0 (clean) to 1 (pure noise) and the noise level is an *angle*
 ``phi = t * pi / 2``::
 
-    alpha = cos(phi),  sigma = sin(phi)          (alpha**2 + sigma**2 = 1)
-    xt    = alpha * x0 + sigma * eps             (eps ~ N(0, I))
-    v     = alpha * eps - sigma * x0             (the "velocity": d xt / d phi)
+    a = cos(phi),  s = sin(phi)                  (a**2 + s**2 = 1)
+    xt = a * x0 + s * eps                        (eps ~ N(0, I))
+    v  = a * eps - s * x0                        (the "velocity": d xt / d phi)
 
 The network predicts ``v``; from ``(xt, v)`` both other quantities follow exactly::
 
-    x0  = alpha * xt - sigma * v
-    eps = sigma * xt + alpha * v
+    x0  = a * xt - s * v
+    eps = s * xt + a * v
 
 Relation to the previous chapter: this is a variance-preserving process with
-``alpha_bar(t) = alpha**2 = cos(t * pi / 2)**2``, the cosine schedule without its offset, so
+``alpha_bar(t) = a**2 = cos(t * pi / 2)**2`` (the book's notation: ``a_t = sqrt(alpha_bar)``,
+``s_t = sqrt(1 - alpha_bar)``), the cosine schedule without its offset, so
 everything there (epsilon prediction, DDPM, DDIM) carries over. Predicting ``v`` instead of
-``eps`` keeps the target's scale at 1 for every ``t`` and stays well-defined at ``t = 1``
-(where ``eps``-prediction cannot recover ``x0``). The sampler is deterministic DDIM written in
+``eps`` keeps the conversions to ``x0`` and ``eps`` free of divisions (no division by a
+vanishing ``a`` or ``s``) and stays well-defined at ``t = 1`` (where ``eps``-prediction
+cannot recover ``x0``). Its scale is not constant: from 1 near ``t = 0`` to the data's RMS
+near ``t = 1``. The sampler is deterministic DDIM written in
 angles: at each step predict ``x0`` and ``eps`` from ``v`` and move to the next, smaller angle::
 
-    x_next = alpha_next * x0_hat + sigma_next * eps_hat
+    x_next = a_next * x0_hat + s_next * eps_hat
 
 The library has one of each piece, and this module reuses them: the schedule is
 ``tl.schedules.cosine_alpha_bar(t, s=0)``, the conversions are ``tl.objectives.convert``
@@ -75,9 +78,9 @@ def alpha_bar(t: Any) -> torch.Tensor:
 
 
 def alpha_sigma(t: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """``alpha = cos(t pi / 2)``, ``sigma = sin(t pi / 2)`` for ``t`` in ``[0, 1]`` (any shape).
+    """``(a, s) = (cos(t pi / 2), sin(t pi / 2))`` for ``t`` in ``[0, 1]`` (any shape).
 
-    ``alpha = sqrt(alpha_bar(t))`` and ``sigma = sqrt(1 - alpha_bar(t))`` (float32).
+    The book's ``a_t = sqrt(alpha_bar(t))`` and ``s_t = sqrt(1 - alpha_bar(t))`` (float32).
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
@@ -88,7 +91,7 @@ def alpha_sigma(t: Any) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def noise(x0: torch.Tensor, t: Any, eps: torch.Tensor | None = None) -> torch.Tensor:
-    """``xt = alpha * x0 + sigma * eps``: ``x0`` ``(B, C, T)``, ``t`` float or ``(B,)``.
+    """``xt = a * x0 + s * eps``: ``x0`` ``(B, C, T)``, ``t`` float or ``(B,)``.
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
@@ -99,7 +102,7 @@ def noise(x0: torch.Tensor, t: Any, eps: torch.Tensor | None = None) -> torch.Te
 
 
 def v_target(x0: torch.Tensor, eps: torch.Tensor, t: Any) -> torch.Tensor:
-    """``v = alpha * eps - sigma * x0`` (shape of ``x0``; ``t`` float or ``(B,)``).
+    """``v = a * eps - s * x0`` (shape of ``x0``; ``t`` float or ``(B,)``).
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
@@ -205,7 +208,7 @@ def make_loss_fn(
 def ddim_step(xt: torch.Tensor, v: torch.Tensor, t: Any, t_next: Any) -> torch.Tensor:
     """One deterministic DDIM step in angles from time ``t`` to ``t_next`` (< ``t``).
 
-    ``x_next = alpha(t_next) * x0_hat + sigma(t_next) * eps_hat`` with ``(x0_hat, eps_hat)``
+    ``x_next = a(t_next) * x0_hat + s(t_next) * eps_hat`` with ``(x0_hat, eps_hat)``
     from :func:`to_x0_eps`. Shapes ``(B, C, T)``; times floats or ``(B,)``.
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
