@@ -10,7 +10,7 @@ Use it with one alias, so a reader always sees where a name lives::
 Topic modules (imported on first use, so ``import tutorial_lib`` does no work):
 ``audio``, ``plotting``, ``widgets``, ``schedules``, ``objectives``, ``samplers``,
 ``vdiffusion``, ``models``, ``families``, ``training``, ``checkpoints``, ``registry``,
-``data``, ``metrics``, ``exercises``, ``cli``.
+``data``, ``mel``, ``metrics``, ``exercises``, ``cli``.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ _SUBMODULES = (
     "data",
     "exercises",
     "families",
+    "mel",
     "metrics",
     "models",
     "objectives",
