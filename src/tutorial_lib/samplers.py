@@ -57,6 +57,7 @@ __all__ = [
     "SamplerInfo",
     "Trajectory",
     "ddim_sample",
+    "ddim_invert",
     "ddim_step",
     "ddim_update",
     "ddpm_posterior",
@@ -70,6 +71,7 @@ __all__ = [
     "nfe_for_steps",
     "path_straightness",
     "sample",
+    "slerp",
     "steps_for_nfe",
 ]
 
@@ -794,6 +796,87 @@ def heun_sample(
 # --------------------------------------------------------------------------------------------
 # By name, by budget
 # --------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def ddim_invert(
+    model: Model,
+    x0: torch.Tensor,
+    alpha_bars: Any,
+    *,
+    steps: int,
+    prediction: str = "eps",
+    progress: bool = False,
+) -> torch.Tensor:
+    """DDIM inversion (the Audio Diffusion pipeline's ``encode``): clean ``x0`` -> its noise.
+
+    Runs the deterministic DDIM update backwards, through the same visited steps as
+    :func:`ddim_sample` in increasing order: at each step the network's noise estimate,
+    made at the step being moved *to* (as the seed's pipeline does: there is no network
+    input for the clean level), gives ``x0_hat`` at the current level and the next iterate
+    ``x = sqrt(abar_s) x0_hat + sqrt(1 - abar_s) eps_hat``. ``ddim_sample(model,
+    ddim_invert(model, x0, ...), ..., eta=0)`` then returns approximately ``x0``; the error
+    shrinks with ``steps`` (the ODE's discretisation).
+
+    Args:
+        model: ``model(x_t, t) -> prediction`` (B, ...).
+        x0: clean batch (B, ...), in the model's space.
+        alpha_bars: the training schedule (N,).
+        steps: number of steps (= network evaluations), 1 .. N.
+        prediction: ``"eps"``, ``"v"`` or ``"x0"`` (converted to ``eps_hat`` at the
+            step's level).
+        progress: show a progress bar.
+
+    Returns:
+        the noise ``x_T`` (B, ...) at the noisiest visited step.
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    ab, ts = _ddpm_setup(model, x0, alpha_bars, steps, prediction)
+    x, n = x0, len(ab)
+    ascending = [int(s) for s in reversed(ts.tolist())]
+    a_cur = 1.0
+    for k in _loop(len(ascending), _check_flag(progress, "progress"), "DDIM inversion"):
+        s = ascending[k]
+        a = float(ab[s])
+        out = _evaluate(model, x, (s + 1) / n)
+        eps_hat = objectives.predict_eps(x, out, a, prediction) if prediction != "eps" else out
+        x0_hat = (x - math.sqrt(1 - a_cur) * eps_hat) / math.sqrt(a_cur)
+        x = ddim_update(x0_hat, eps_hat, a)
+        a_cur = a
+    return x
+
+
+def slerp(x0: torch.Tensor, x1: torch.Tensor, alpha: float) -> torch.Tensor:
+    """Spherical interpolation between two noise tensors, ``alpha`` in [0, 1].
+
+    ``sin((1 - alpha) theta) / sin(theta) * x0 + sin(alpha theta) / sin(theta) * x1`` with
+    ``theta`` the angle between the flattened tensors (the seed's ``slerp``). Two Gaussian
+    noises of many dimensions are almost orthogonal and of almost equal norm; a straight
+    line between them (lerp) passes through vectors of smaller norm (about ``0.71`` of it
+    half-way), which a diffusion model never saw as noise, while slerp keeps the norm.
+    For (anti)parallel inputs, where ``sin(theta) = 0``, it falls back to the straight line
+    instead of dividing by zero (the seed returns NaN there).
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    if not isinstance(x0, torch.Tensor) or not isinstance(x1, torch.Tensor):
+        raise TypeError(f"x0, x1: expected two tensors, got {describe(x0)} and {describe(x1)}.")
+    if x0.shape != x1.shape:
+        raise ValueError(f"x1: expected the shape of x0 {tuple(x0.shape)}, got {describe(x1)}.")
+    alpha = check_number(alpha, "alpha", low=0.0, high=1.0)
+    a, b = x0.flatten().double(), x1.flatten().double()
+    na, nb = a.norm(), b.norm()
+    if na == 0 or nb == 0:
+        raise ValueError("x0, x1: a zero tensor has no direction to interpolate from.")
+    cos = torch.clamp(a @ b / (na * nb), -1.0, 1.0)
+    theta = torch.arccos(cos)
+    if float(torch.sin(theta)) < 1e-6:
+        out = (1 - alpha) * a + alpha * b
+    else:
+        st = torch.sin(theta)
+        out = torch.sin((1 - alpha) * theta) / st * a + torch.sin(alpha * theta) / st * b
+    return out.reshape(x0.shape).to(x0.dtype)
 
 
 def nfe_for_steps(name: str, steps: int) -> int:
