@@ -3,6 +3,7 @@
 - :mod:`.small`: tiny time-conditioned networks for quick experiments: :class:`TimeMLP`
   (points, e.g. a 2-D toy distribution) and :class:`SmallConv1d` (short mono audio).
 - :mod:`.unet1d`: the waveform U-Net of the later chapters.
+- :mod:`.unet2d`: a 2-D U-Net for images such as mel spectrograms.
 
 Only networks live here (``nn.Module`` classes and their building blocks): what a chapter
 trains them on, how, and how it samples them is its family in :mod:`tutorial_lib.families`.
@@ -22,7 +23,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SUBMODULES = ("small", "unet1d")
+_SUBMODULES = ("small", "unet1d", "unet2d")
 
 #: Public names re-exported from submodules: name -> submodule.
 _NAMES = {
@@ -30,6 +31,7 @@ _NAMES = {
     "SmallConv1d": "small",
     "TimeEmbedding": "small",
     "UNet1d": "unet1d",
+    "UNet2d": "unet2d",
 }
 
 __all__ = [*_SUBMODULES, *_NAMES]
