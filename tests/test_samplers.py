@@ -373,3 +373,35 @@ def test_slerp_endpoints_norm_and_parallel_vectors():
         tl.samplers.slerp(a, b, 1.5)
     with pytest.raises(ValueError, match="zero tensor"):
         tl.samplers.slerp(a, torch.zeros_like(a), 0.5)
+
+
+def test_ddim_inpainting_keeps_the_known_region_and_leaves_the_noise_alone():
+    model, ab = _gaussian_eps_model(0.5)
+    g = torch.Generator().manual_seed(3)
+    x_T = torch.randn(2, 1, 8, 16, generator=g, dtype=torch.float64)
+    known = 0.5 * torch.randn(2, 1, 8, 16, generator=g, dtype=torch.float64)
+    mask = torch.zeros(2, 1, 1, 16, dtype=torch.bool)
+    mask[0, ..., :4] = True  # keep the start of item 0 (outpainting its end)
+    mask[1, ..., 10:] = True  # keep the end of item 1 (continuing backwards)
+    before = x_T.clone()
+    out = tl.samplers.ddim_inpaint(model, x_T, ab, known=known, mask=mask, steps=20)
+    torch.testing.assert_close(x_T, before)  # the caller's noise is untouched
+    keep = mask.expand_as(out)
+    torch.testing.assert_close(out[keep], known[keep])
+    # the generated region is a sample, not the known input
+    assert float((out[~keep] - known[~keep]).abs().mean()) > 0.1
+    # nothing kept: plain DDIM; everything kept: the input
+    none = torch.zeros_like(mask)
+    torch.testing.assert_close(
+        tl.samplers.ddim_inpaint(model, x_T, ab, known=known, mask=none, steps=20),
+        tl.samplers.ddim_sample(model, x_T, ab, steps=20),
+    )
+    torch.testing.assert_close(
+        tl.samplers.ddim_inpaint(model, x_T, ab, known=known, mask=~none, steps=20), known
+    )
+    with pytest.raises(TypeError, match="boolean"):
+        tl.samplers.ddim_inpaint(model, x_T, ab, known=known, mask=mask.float(), steps=5)
+    with pytest.raises(ValueError, match="broadcast"):
+        tl.samplers.ddim_inpaint(model, x_T, ab, known=known, mask=mask[..., :3], steps=5)
+    with pytest.raises(ValueError, match="known"):
+        tl.samplers.ddim_inpaint(model, x_T, ab, known=known[:1], mask=mask, steps=5)

@@ -57,6 +57,7 @@ __all__ = [
     "SamplerInfo",
     "Trajectory",
     "ddim_sample",
+    "ddim_inpaint",
     "ddim_invert",
     "ddim_step",
     "ddim_update",
@@ -844,6 +845,77 @@ def ddim_invert(
         x0_hat = (x - math.sqrt(1 - a_cur) * eps_hat) / math.sqrt(a_cur)
         x = ddim_update(x0_hat, eps_hat, a)
         a_cur = a
+    return x
+
+
+@torch.no_grad()
+def ddim_inpaint(
+    model: Model,
+    x_T: torch.Tensor,
+    alpha_bars: Any,
+    *,
+    known: torch.Tensor,
+    mask: torch.Tensor,
+    steps: int,
+    eta: float = 0.0,
+    prediction: str = "eps",
+    clip_x0: float | None = None,
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+) -> torch.Tensor:
+    """DDIM sampling that keeps part of a known input: inpainting and outpainting.
+
+    The Audio Diffusion pipeline's way: after every step, the region where ``mask`` is true
+    is replaced by ``known`` noised to the level just reached with the *starting* noise,
+    ``sqrt(abar) known + sqrt(1 - abar) x_T``, so the network always sees the kept region
+    at the right noise level, and the rest is generated to fit it. The result equals
+    ``known`` exactly where ``mask`` is true. Unlike the seed, ``x_T`` is never modified (the
+    seed's pipeline writes into the caller's noise tensor), every item of a batch may
+    have its own mask, and the kept region is re-noised to the level the step *reached*:
+    the seed uses the level of the step it just left, one step behind, so its kept region
+    ends with the last step's noise still in it.
+
+    Args:
+        model, x_T, alpha_bars, steps, eta, prediction, clip_x0, generator, progress: as in
+            :func:`ddim_sample`.
+        known: the input to keep, the shape of ``x_T``, in the model's space.
+        mask: booleans, the shape of ``x_T`` or broadcastable to it (e.g. ``(B, 1, 1, W)``
+            for whole time frames of a spectrogram): true where ``known`` is kept.
+
+    Returns:
+        the sample (B, ...).
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    ab, ts = _ddpm_setup(model, x_T, alpha_bars, steps, prediction)
+    eta = check_number(eta, "eta", low=0.0, high=1.0)
+    clip_x0 = _check_clip(clip_x0)
+    if not isinstance(known, torch.Tensor) or known.shape != x_T.shape:
+        raise ValueError(
+            f"known: expected a tensor of the shape of x_T {tuple(x_T.shape)}, got {describe(known)}."
+        )
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+        raise TypeError(f"mask: expected a boolean tensor (True = keep), got {describe(mask)}.")
+    try:
+        keep = mask.expand(x_T.shape)
+    except RuntimeError:
+        raise ValueError(
+            f"mask: shape {tuple(mask.shape)} does not broadcast to x_T's {tuple(x_T.shape)}. "
+            f"Fix: the shape of x_T, or ones where it should broadcast (e.g. (B, 1, 1, W))."
+        ) from None
+    x_T = x_T.clone()  # never write into the caller's noise
+
+    def renoise(level: float) -> torch.Tensor:
+        return math.sqrt(level) * known + math.sqrt(1 - level) * x_T
+
+    x = torch.where(keep, renoise(float(ab[ts[0]])), x_T)
+    for k in _loop(len(ts), _check_flag(progress, "progress"), "DDIM inpainting"):
+        s = int(ts[k])
+        a, a_prev = float(ab[s]), (float(ab[ts[k + 1]]) if k + 1 < len(ts) else 1.0)
+        x0_hat, eps_hat = _predict(model, x, s, ab, prediction, clip_x0)
+        sigma = _ddim_sigma(a, a_prev, eta) if 0 < a < 1 and a_prev < 1 else 0.0
+        x = ddim_update(x0_hat, eps_hat, a_prev, sigma, generator)
+        x = torch.where(keep, renoise(a_prev), x)
     return x
 
 
