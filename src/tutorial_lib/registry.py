@@ -92,7 +92,7 @@ def _family_functions(module: Any) -> tuple[Callable[..., Any], dict[str, Callab
     return recipe, samplers
 
 
-def _load_providers() -> None:
+def _load_families() -> None:
     """Register every family of the family packages, once."""
     from . import families
 
@@ -184,7 +184,7 @@ def recipes() -> dict[str, str]:
 
     Introduced in: book/00_intro/how_this_book_works.md
     """
-    _load_providers()
+    _load_families()
     return {name: _RECIPES[name].description for name in sorted(_RECIPES)}
 
 
@@ -193,12 +193,12 @@ def models() -> dict[str, str]:
 
     Introduced in: book/00_intro/how_this_book_works.md
     """
-    _load_providers()
+    _load_families()
     return {name: _MODELS[name].description for name in sorted(_MODELS)}
 
 
 def _lookup(table: dict[str, _Entry], kind: str, name: Any) -> Callable[..., Any]:
-    _load_providers()
+    _load_families()
     if not isinstance(name, str):
         raise TypeError(f"name: expected a {kind} name (str), got {describe(name)}.")
     if name not in table:

@@ -584,6 +584,25 @@ def ddpm_sample(
     return rec.result(x, len(ts), "ddpm")
 
 
+def _ddim_move(
+    model: Model,
+    x: torch.Tensor,
+    ts: torch.Tensor,
+    k: int,
+    ab: torch.Tensor,
+    prediction: str,
+    clip_x0: Any,
+    eta: float,
+    generator: torch.Generator | None,
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """DDIM step ``k`` of the visited steps ``ts``: ``(x_next, x0_hat, alpha_bar reached)``."""
+    s = int(ts[k])
+    a, a_prev = float(ab[s]), (float(ab[ts[k + 1]]) if k + 1 < len(ts) else 1.0)
+    x0_hat, eps_hat = _predict(model, x, s, ab, prediction, clip_x0)
+    sigma = _ddim_sigma(a, a_prev, eta) if 0 < a < 1 and a_prev < 1 else 0.0
+    return ddim_update(x0_hat, eps_hat, a_prev, sigma, generator), x0_hat, a_prev  # fmt: skip
+
+
 @torch.no_grad()
 def ddim_sample(
     model: Model,
@@ -622,11 +641,7 @@ def ddim_sample(
     rec = _Recorder(_check_flag(return_trajectory, "return_trajectory"), x_T, (ts[0] + 1) / len(ab))
     x, n = x_T, len(ab)
     for k in _loop(len(ts), _check_flag(progress, "progress"), "DDIM"):
-        s = int(ts[k])
-        a, a_prev = float(ab[s]), (float(ab[ts[k + 1]]) if k + 1 < len(ts) else 1.0)
-        x0_hat, eps_hat = _predict(model, x, s, ab, prediction, clip_x0)
-        sigma = _ddim_sigma(a, a_prev, eta) if 0 < a < 1 and a_prev < 1 else 0.0
-        x = ddim_update(x0_hat, eps_hat, a_prev, sigma, generator)
+        x, x0_hat, a_prev = _ddim_move(model, x, ts, k, ab, prediction, clip_x0, eta, generator)
         rec.add(x, (int(ts[k + 1]) + 1) / n if k + 1 < len(ts) else 0.0, x0_hat)
     return rec.result(x, len(ts), "ddim")
 
@@ -910,11 +925,7 @@ def ddim_inpaint(
 
     x = torch.where(keep, renoise(float(ab[ts[0]])), x_T)
     for k in _loop(len(ts), _check_flag(progress, "progress"), "DDIM inpainting"):
-        s = int(ts[k])
-        a, a_prev = float(ab[s]), (float(ab[ts[k + 1]]) if k + 1 < len(ts) else 1.0)
-        x0_hat, eps_hat = _predict(model, x, s, ab, prediction, clip_x0)
-        sigma = _ddim_sigma(a, a_prev, eta) if 0 < a < 1 and a_prev < 1 else 0.0
-        x = ddim_update(x0_hat, eps_hat, a_prev, sigma, generator)
+        x, _, a_prev = _ddim_move(model, x, ts, k, ab, prediction, clip_x0, eta, generator)
         x = torch.where(keep, renoise(a_prev), x)
     return x
 

@@ -354,6 +354,7 @@ def evaluate(
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
     import numpy as np
+    import torch
 
     from .. import metrics
 
@@ -370,8 +371,6 @@ def evaluate(
         entries["white noise"] = None
     for label, model in entries.items():
         if model is None:  # the noise baseline, at the real clips' level
-            import torch
-
             gen = torch.Generator().manual_seed(int(seed))
             level = float(test_ds.tensors().pow(2).mean().sqrt())
             x = (level * torch.randn(n, 1, LENGTH, generator=gen)).clamp(-1, 1)

@@ -69,10 +69,19 @@ def timestep_embedding(t: torch.Tensor, dim: int, *, max_period: float = 10_000.
 
 
 def _groups(ch: int, norm_groups: int) -> int:
+    """The most GroupNorm groups, at most ``norm_groups``, that divide ``ch``."""
     g = min(norm_groups, ch)
     while ch % g:
         g -= 1
     return g
+
+
+def _heads(heads: int, ch: int) -> int:
+    """The most attention heads, at most ``heads``, that divide ``ch``."""
+    h = max(1, min(heads, ch))
+    while ch % h:
+        h -= 1
+    return h
 
 
 class _ResBlock(nn.Module):
@@ -103,9 +112,7 @@ class _Attention(nn.Module):
 
     def __init__(self, ch: int, heads: int, groups: int):
         super().__init__()
-        self.heads = max(1, min(heads, ch))
-        while ch % self.heads:
-            self.heads -= 1
+        self.heads = _heads(heads, ch)
         self.norm = nn.GroupNorm(_groups(ch, groups), ch)
         self.qkv = nn.Conv1d(ch, 3 * ch, 1)
         self.out = nn.Conv1d(ch, ch, 1)

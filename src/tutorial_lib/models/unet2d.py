@@ -29,16 +29,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validate import check_int, describe
-from .unet1d import timestep_embedding
+from .unet1d import _groups, _heads, timestep_embedding
 
 __all__ = ["UNet2d"]
-
-
-def _groups(ch: int, norm_groups: int) -> int:
-    g = min(norm_groups, ch)
-    while ch % g:
-        g -= 1
-    return g
 
 
 class _ResBlock2d(nn.Module):
@@ -63,9 +56,7 @@ class _ResBlock2d(nn.Module):
 class _Attention2d(nn.Module):
     def __init__(self, ch: int, heads: int, groups: int) -> None:
         super().__init__()
-        self.heads = max(1, min(heads, ch))
-        while ch % self.heads:
-            self.heads -= 1
+        self.heads = _heads(heads, ch)
         self.norm = nn.GroupNorm(_groups(ch, groups), ch)
         self.qkv = nn.Conv2d(ch, 3 * ch, 1)
         self.out = nn.Conv2d(ch, ch, 1)
