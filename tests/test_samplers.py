@@ -405,3 +405,63 @@ def test_ddim_inpainting_keeps_the_known_region_and_leaves_the_noise_alone():
         tl.samplers.ddim_inpaint(model, x_T, ab, known=known, mask=mask[..., :3], steps=5)
     with pytest.raises(ValueError, match="known"):
         tl.samplers.ddim_inpaint(model, x_T, ab, known=known[:1], mask=mask, steps=5)
+
+
+def test_ddim_start_step_matches_diffusers_add_noise_then_the_remaining_steps():
+    """Variations: noise the input to visited step k with diffusers' add_noise, run its DDIM loop
+    from timesteps[k]; ours with start_step=k and init= gives the same (and start_step=0 is
+    the plain sampler)."""
+    diffusers = pytest.importorskip("diffusers")
+    ref = diffusers.DDIMScheduler(num_train_timesteps=N, beta_schedule="linear",
+                                  clip_sample=False, timestep_spacing="trailing")  # fmt: skip
+    ref.set_timesteps(10)
+    g = _gen(4)
+    init = 0.5 * torch.randn(2, 1, 32, generator=g)
+    z = torch.randn(2, 1, 32, generator=g)
+    ab = ref.alphas_cumprod.double()
+    for k in (3, 9):
+        x = ref.add_noise(init, z, ref.timesteps[k : k + 1])
+        for t in ref.timesteps[k:]:
+            x = ref.step(_fake_eps(x, torch.full((2,), (int(t) + 1) / N)), t, x).prev_sample
+        got = S.ddim_sample(_fake_eps, z, ab, steps=10, start_step=k, init=init)
+        torch.testing.assert_close(got, x, rtol=1e-5, atol=1e-5)
+    # the later the start, the closer to the input
+    far = S.ddim_sample(_fake_eps, z, ab, steps=10, start_step=1, init=init)
+    near = S.ddim_sample(_fake_eps, z, ab, steps=10, start_step=9, init=init)
+    assert float((near - init).abs().mean()) < float((far - init).abs().mean())
+    with pytest.raises(ValueError, match="start_step"):
+        S.ddim_sample(_fake_eps, z, ab, steps=10, start_step=10, init=init)
+    with pytest.raises(ValueError, match="start_step"):
+        S.ddim_sample(_fake_eps, z, ab, steps=10, start_step=-1, init=init)
+    with pytest.raises(ValueError, match="init"):
+        S.ddim_sample(_fake_eps, z, ab, steps=10, start_step=3)
+    with pytest.raises(ValueError, match="init"):
+        S.ddim_sample(_fake_eps, z, ab, steps=10, init=init)
+
+
+def test_ddim_inpainting_with_start_step_starts_from_the_input_everywhere():
+    model, ab = _gaussian_eps_model(0.5)
+    g = torch.Generator().manual_seed(5)
+    x_T = torch.randn(1, 1, 4, 16, generator=g, dtype=torch.float64)
+    known = 0.5 * torch.randn(1, 1, 4, 16, generator=g, dtype=torch.float64)
+    mask = torch.zeros(1, 1, 1, 16, dtype=torch.bool)
+    mask[..., :8] = True
+    before = x_T.clone()
+    out = tl.samplers.ddim_inpaint(model, x_T, ab, known=known, mask=mask, steps=20, start_step=15)
+    torch.testing.assert_close(x_T, before)  # the seed wrote into the caller's noise here
+    keep = mask.expand_as(out)
+    torch.testing.assert_close(out[keep], known[keep])
+    # nothing kept: the variation of ddim_sample
+    torch.testing.assert_close(
+        tl.samplers.ddim_inpaint(
+            model, x_T, ab, known=known, mask=torch.zeros_like(mask), steps=20, start_step=15
+        ),
+        tl.samplers.ddim_sample(model, x_T, ab, steps=20, start_step=15, init=known),
+    )
+    # a late start keeps the generated region near the input too
+    fresh = tl.samplers.ddim_inpaint(model, x_T, ab, known=known, mask=mask, steps=20)
+    assert float((out[~keep] - known[~keep]).abs().mean()) < float(
+        (fresh[~keep] - known[~keep]).abs().mean()
+    )
+    with pytest.raises(ValueError, match="start_step"):
+        tl.samplers.ddim_inpaint(model, x_T, ab, known=known, mask=mask, steps=20, start_step=20)

@@ -603,6 +603,27 @@ def _ddim_move(
     return ddim_update(x0_hat, eps_hat, a_prev, sigma, generator), x0_hat, a_prev  # fmt: skip
 
 
+def _start(
+    x_T: torch.Tensor, ab: torch.Tensor, ts: torch.Tensor, start_step: Any, init: Any
+) -> tuple[torch.Tensor, int]:
+    """Where a DDIM loop starts: ``(x, k0)``, with ``init`` noised to visited step ``k0``."""
+    k0 = check_int(start_step, "start_step", min_value=0, max_value=len(ts) - 1)
+    if k0 == 0:
+        if init is not None:
+            raise ValueError(
+                "init: an input to start from is used only with start_step > 0 (start_step=0 "
+                "starts from pure noise). Fix: pass start_step, or drop init."
+            )
+        return x_T, 0
+    if not isinstance(init, torch.Tensor) or init.shape != x_T.shape:
+        raise ValueError(
+            f"init: start_step={k0} starts from an input noised part-way, so init must be a "
+            f"tensor of the shape of x_T {tuple(x_T.shape)}, got {describe(init)}."
+        )
+    a = float(ab[ts[k0]])
+    return math.sqrt(a) * init.to(x_T.dtype) + math.sqrt(1 - a) * x_T, k0
+
+
 @torch.no_grad()
 def ddim_sample(
     model: Model,
@@ -614,6 +635,8 @@ def ddim_sample(
     prediction: str = "eps",
     clip_x0: float | None = None,
     generator: torch.Generator | None = None,
+    start_step: int = 0,
+    init: torch.Tensor | None = None,
     return_trajectory: bool = False,
     progress: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, Trajectory]:
@@ -629,6 +652,12 @@ def ddim_sample(
             direction keeps the network's ``eps_hat``, as diffusers does).
         steps: number of steps (= network evaluations), 1 .. N.
         eta: the stochasticity, in [0, 1].
+        start_step: skip the first ``start_step`` of the ``steps`` visited steps (the Audio
+            Diffusion pipeline's variations): ``init`` is noised with ``x_T`` to the level of
+            visited step ``start_step``, ``sqrt(abar) init + sqrt(1 - abar) x_T``, and the
+            remaining ``steps - start_step`` steps run from there. (The seed noises to the
+            level of the step *before*, one step noisier than the network is then told.)
+        init: the clean input of ``start_step > 0`` (the shape of ``x_T``).
 
     Returns:
         the sample (B, ...), or ``(sample, trajectory)``.
@@ -638,12 +667,14 @@ def ddim_sample(
     ab, ts = _ddpm_setup(model, x_T, alpha_bars, steps, prediction)
     eta = check_number(eta, "eta", low=0.0, high=1.0)
     clip_x0 = _check_clip(clip_x0)
-    rec = _Recorder(_check_flag(return_trajectory, "return_trajectory"), x_T, (ts[0] + 1) / len(ab))
-    x, n = x_T, len(ab)
-    for k in _loop(len(ts), _check_flag(progress, "progress"), "DDIM"):
+    x, k0 = _start(x_T, ab, ts, start_step, init)
+    rec = _Recorder(_check_flag(return_trajectory, "return_trajectory"), x, (ts[k0] + 1) / len(ab))
+    n = len(ab)
+    for j in _loop(len(ts) - k0, _check_flag(progress, "progress"), "DDIM"):
+        k = k0 + j
         x, x0_hat, a_prev = _ddim_move(model, x, ts, k, ab, prediction, clip_x0, eta, generator)
         rec.add(x, (int(ts[k + 1]) + 1) / n if k + 1 < len(ts) else 0.0, x0_hat)
-    return rec.result(x, len(ts), "ddim")
+    return rec.result(x, len(ts) - k0, "ddim")
 
 
 @torch.no_grad()
@@ -876,6 +907,7 @@ def ddim_inpaint(
     prediction: str = "eps",
     clip_x0: float | None = None,
     generator: torch.Generator | None = None,
+    start_step: int = 0,
     progress: bool = False,
 ) -> torch.Tensor:
     """DDIM sampling that keeps part of a known input: inpainting and outpainting.
@@ -896,6 +928,9 @@ def ddim_inpaint(
         known: the input to keep, the shape of ``x_T``, in the model's space.
         mask: booleans, the shape of ``x_T`` or broadcastable to it (e.g. ``(B, 1, 1, W)``
             for whole time frames of a spectrogram): true where ``known`` is kept.
+        start_step: as in :func:`ddim_sample`, with ``known`` as the input: the whole of
+            ``known`` is noised to visited step ``start_step`` (so the generated region
+            starts from the input too, a variation of it) and the remaining steps run.
 
     Returns:
         the sample (B, ...).
@@ -923,8 +958,11 @@ def ddim_inpaint(
     def renoise(level: float) -> torch.Tensor:
         return math.sqrt(level) * known + math.sqrt(1 - level) * x_T
 
-    x = torch.where(keep, renoise(float(ab[ts[0]])), x_T)
-    for k in _loop(len(ts), _check_flag(progress, "progress"), "DDIM inpainting"):
+    k0 = check_int(start_step, "start_step", min_value=0, max_value=len(ts) - 1)
+    start = renoise(float(ab[ts[k0]]))
+    x = torch.where(keep, start, x_T) if k0 == 0 else start
+    for j in _loop(len(ts) - k0, _check_flag(progress, "progress"), "DDIM inpainting"):
+        k = k0 + j
         x, _, a_prev = _ddim_move(model, x, ts, k, ab, prediction, clip_x0, eta, generator)
         x = torch.where(keep, renoise(a_prev), x)
     return x
