@@ -31,7 +31,16 @@ import numpy as np
 
 from ._validate import check_int, check_number, check_sample_rate, describe
 
-__all__ = ["Mel"]
+__all__ = [
+    "Mel",
+    "empty_filters",
+    "from_unit",
+    "images_to_audio",
+    "inversion_gain",
+    "round_trip",
+    "to_images",
+    "to_unit",
+]
 
 
 class Mel:
@@ -258,3 +267,234 @@ class Mel:
         return librosa.griffinlim(
             mag, n_iter=self.n_iter, hop_length=self.hop_length, random_state=self.seed
         ).astype(np.float32)
+
+
+def to_images(clips: Any, mel: Mel) -> np.ndarray:
+    """The first slice of each clip as an image: ``(n, C, T)`` or ``(n, T)`` -> uint8 ``(n, y_res, x_res)``.
+
+    Clips shorter than a slice are refused (:meth:`Mel.load_audio` pads them with silence,
+    as the seed does, which silently changes what the picture shows); so is a silent clip
+    (it has no loudest bin to normalise to).
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    if not isinstance(mel, Mel):
+        raise TypeError(f"mel: expected a tl.mel.Mel, got {describe(mel)}.")
+    if type(clips).__module__.startswith("torch"):
+        clips = clips.detach().cpu().numpy()
+    arr = np.asarray(clips)
+    if arr.ndim == 3:
+        if arr.shape[1] != 1:
+            raise ValueError(
+                f"clips: expected mono clips (n, 1, T), got {describe(clips)}. "
+                f"Fix: tl.audio.to_mono(clips)."
+            )
+        arr = arr[:, 0]
+    if arr.ndim != 2 or arr.shape[0] < 1 or not np.issubdtype(arr.dtype, np.floating):
+        raise ValueError(f"clips: expected float clips (n, 1, T) or (n, T), got {describe(clips)}.")
+    if arr.shape[-1] < mel.slice_size:
+        raise ValueError(
+            f"clips: {arr.shape[-1]} samples are shorter than one slice of {mel.slice_size} "
+            f"(x_res * hop_length - 1). Fix: tl.audio.fix_length(clips, {mel.slice_size}) to pad "
+            f"with silence on purpose, or a Mel with a smaller x_res or hop_length."
+        )
+    out = np.empty((arr.shape[0], mel.y_res, mel.x_res), dtype=np.uint8)
+    for i, clip in enumerate(arr):
+        mel.load_audio(raw_audio=clip.astype(np.float64))
+        try:
+            out[i] = mel.audio_slice_to_image(0)
+        except ValueError as err:
+            raise ValueError(f"clips: clip {i}: {err}") from None
+    return out
+
+
+def to_unit(images: Any) -> Any:
+    """8-bit images ``(n, H, W)`` -> a float tensor ``(n, 1, H, W)`` in [-1, 1] (the model's space).
+
+    ``byte / 127.5 - 1``, as the seed's training data (``Normalize([0.5], [0.5])`` of
+    ``ToTensor``).
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    import torch
+
+    arr = np.asarray(images)
+    if arr.dtype != np.uint8 or arr.ndim != 3:
+        raise TypeError(f"images: expected uint8 images (n, H, W), got {describe(images)}.")
+    return torch.from_numpy(arr.astype(np.float32) / 127.5 - 1.0)[:, None]
+
+
+def from_unit(x: Any) -> np.ndarray:
+    """The model's images in [-1, 1] ``(n, 1, H, W)`` -> 8-bit images ``(n, H, W)`` (rounded, clipped).
+
+    The seed's ``((x / 2 + 0.5).clamp(0, 1) * 255).round().astype("uint8")``.
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    import torch
+
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 1:
+        raise TypeError(f"x: expected a tensor (n, 1, H, W) in [-1, 1], got {describe(x)}.")
+    y = ((x.detach().float().cpu() / 2 + 0.5).clamp(0, 1) * 255).round()
+    return y[:, 0].numpy().astype(np.uint8)
+
+
+def images_to_audio(
+    images: Any, mel: Mel, *, length: int | None = None, peak: float | None = None
+) -> Any:
+    """Griffin-Lim audio of each image: uint8 ``(n, H, W)`` -> float tensor ``(n, 1, length)``.
+
+    Args:
+        images: 8-bit images ``(n, y_res, x_res)`` (:func:`from_unit` of a model's output).
+        mel: the :class:`Mel` that made the images (its ``n_iter`` and ``seed`` are used).
+        length: pad (or cut) each clip to this many samples (default: Griffin-Lim's
+            ``(x_res - 1) * hop_length``).
+        peak: scale each clip to this peak (an image holds no absolute level, so a level
+            has to be chosen); ``None`` leaves Griffin-Lim's level.
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    import torch
+
+    if not isinstance(mel, Mel):
+        raise TypeError(f"mel: expected a tl.mel.Mel, got {describe(mel)}.")
+    arr = np.asarray(images)
+    if arr.ndim != 3:
+        raise ValueError(f"images: expected uint8 images (n, H, W), got {describe(images)}.")
+    clips = [mel.image_to_audio(img) for img in arr]
+    n = clips[0].shape[-1] if length is None else check_int(length, "length", min_value=1)
+    out = np.zeros((len(clips), 1, n), dtype=np.float32)
+    for i, c in enumerate(clips):
+        c = c[:n]
+        if peak is not None:
+            top = float(np.max(np.abs(c)))
+            c = (
+                c * (check_number(peak, "peak", low=0.0, high=1.0, low_open=True) / top)
+                if top > 0
+                else c
+            )
+        out[i, 0, : len(c)] = c
+    return torch.from_numpy(out)
+
+
+def round_trip(
+    clip: Any,
+    mel: Mel,
+    *,
+    mel_scale: bool = True,
+    quantize: bool = True,
+    phase: str = "griffin-lim",
+) -> np.ndarray:
+    """Audio -> picture -> audio for the first slice of ``clip``, with each loss switchable.
+
+    The picture route loses three things; switch them off one at a time to see what each
+    costs:
+
+    - ``mel_scale``: the STFT's ``n_fft // 2 + 1`` bins pooled into ``y_res`` mel bands (and
+      spread back by ``librosa.feature.inverse.mel_to_stft``); ``False`` keeps the linear
+      STFT power;
+    - ``quantize``: dB rounded to 256 levels (the 8-bit image, a step of ``top_db / 255``
+      dB); ``False`` keeps float dB (still clipped at ``-top_db``);
+    - ``phase``: ``"griffin-lim"`` (``mel.n_iter`` iterations, seeded) or ``"true"`` (the
+      slice's own STFT phase).
+
+    With everything on it is exactly ``mel.image_to_audio(mel.audio_slice_to_image(0))``.
+    The picture holds no level, so the result is scaled to the slice's RMS, and padded to the
+    slice's length (``x_res * hop_length - 1`` samples), ready to compare with it.
+
+    Returns:
+        float32 samples ``(slice_size,)``.
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    import librosa
+
+    if not isinstance(mel, Mel):
+        raise TypeError(f"mel: expected a tl.mel.Mel, got {describe(mel)}.")
+    if phase not in ("griffin-lim", "true"):
+        raise ValueError(f"phase: expected 'griffin-lim' or 'true', got {phase!r}.")
+    n = np.asarray(clip).shape[-1] if np.ndim(clip) else 0
+    if n < mel.slice_size:
+        raise ValueError(
+            f"clip: {n} samples are shorter than one slice of {mel.slice_size} samples "
+            f"(x_res * hop_length - 1). Fix: a longer clip, or a Mel with a smaller x_res."
+        )
+    mel.load_audio(raw_audio=clip)
+    y = mel.get_audio_slice(0)
+    spec = librosa.stft(y, n_fft=mel.n_fft, hop_length=mel.hop_length)
+    power = np.abs(spec) ** 2
+    if mel_scale:
+        power = librosa.feature.melspectrogram(S=power, sr=mel.sr, n_mels=mel.n_mels)
+    if not np.any(power):
+        raise ValueError("clip: its first slice is silent; there is no picture to make.")
+    db = librosa.power_to_db(power, ref=np.max, top_db=mel.top_db)
+    if quantize:
+        db = (((db + mel.top_db) * 255 / mel.top_db).clip(0, 255) + 0.5).astype(np.uint8)
+        db = db.astype("float") * mel.top_db / 255 - mel.top_db
+    power = librosa.db_to_power(db)
+    if mel_scale:
+        mag = librosa.feature.inverse.mel_to_stft(power, sr=mel.sr, n_fft=mel.n_fft, power=2.0)
+    else:
+        mag = np.sqrt(power)
+    if phase == "true":
+        out = librosa.istft(mag * np.exp(1j * np.angle(spec)), hop_length=mel.hop_length)
+    else:
+        out = librosa.griffinlim(
+            mag, n_iter=mel.n_iter, hop_length=mel.hop_length, random_state=mel.seed
+        )
+    out = librosa.util.fix_length(out.astype(np.float64), size=len(y))
+    rms_in, rms_out = np.sqrt(np.mean(y**2)), np.sqrt(np.mean(out**2))
+    return (out * (rms_in / rms_out if rms_out > 0 else 1.0)).astype(np.float32)
+
+
+def inversion_gain(sample_rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """What the mel inversion does to a flat spectrum: the gain of each STFT bin, in dB.
+
+    A flat power spectrum (every bin 1) is pooled into ``n_mels`` bands and spread back with
+    ``librosa.feature.inverse.mel_to_stft`` (a non-negative least-squares fit), as
+    ``Mel.image_to_audio`` does. A good setting gives about 0 dB everywhere; a badly chosen
+    one (too many bands for the FFT's bins) gives a comb of peaks and deep holes: the energy
+    of a band lands in a few isolated bins, heard as steady tones (the "whistle").
+
+    Returns:
+        the gain in dB of bins ``1 .. n_fft // 2 - 1`` (DC and Nyquist left out), floored
+        at -100 dB.
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    import warnings
+
+    import librosa
+
+    sr = check_sample_rate(sample_rate, "sample_rate")
+    n_fft = check_int(n_fft, "n_fft", min_value=4)
+    n_mels = check_int(n_mels, "n_mels", min_value=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # librosa warns about empty filters, counted apart
+        bands = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels) @ np.ones(
+            (n_fft // 2 + 1, 1)
+        )
+        back = librosa.feature.inverse.mel_to_stft(bands, sr=sr, n_fft=n_fft, power=2.0)
+    power = back[1:-1, 0] ** 2
+    return 10 * np.log10(np.maximum(power, 1e-10))
+
+
+def empty_filters(sample_rate: int, n_fft: int, n_mels: int) -> int:
+    """How many of librosa's ``n_mels`` mel filters fall between the FFT's bins (all zero).
+
+    Too many mel bands for the FFT's resolution: the lowest bands are narrower than a bin
+    (``sample_rate / n_fft`` Hz), some catch no bin at all, and the inversion has nothing to
+    put there.
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    import warnings
+
+    import librosa
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # librosa warns about exactly this
+        fb = librosa.filters.mel(sr=check_sample_rate(sample_rate, "sample_rate"),
+                                 n_fft=check_int(n_fft, "n_fft", min_value=2),
+                                 n_mels=check_int(n_mels, "n_mels", min_value=1))  # fmt: skip
+    return int((fb.max(axis=1) == 0).sum())

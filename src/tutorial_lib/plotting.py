@@ -30,6 +30,7 @@ __all__ = [
     "set_style",
     "waveform",
     "spectrogram",
+    "mel_image",
     "schedule_curves",
     "loss_curves",
     "audio_panel",
@@ -203,6 +204,72 @@ def spectrogram(
     if colorbar:
         cbar = ax.figure.colorbar(mesh, ax=ax, format="%.0f")
         cbar.set_label("Power (dB)")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def mel_image(
+    image: Any,
+    sr: int,
+    hop_length: int,
+    *,
+    top_db: float = 80.0,
+    ax: Any = None,
+    colorbar: bool = True,
+    title: str | None = None,
+) -> Any:
+    """Show a mel-spectrogram image (the Audio Diffusion pipeline's picture) in dB, time in s.
+
+    Args:
+        image: 8-bit bytes ``(n_mels, frames)`` (``tl.mel.Mel.audio_slice_to_image``), or a
+            model's image in [-1, 1], ``(n_mels, frames)`` or ``(1, n_mels, frames)``.
+        sr, hop_length: the sample rate (Hz) and hop (samples) that made it; the mel bands
+            span 0 to ``sr / 2`` Hz (librosa's Slaney mel scale).
+        top_db: the image's dynamic range: byte 0 is ``-top_db`` dB, byte 255 is 0 dB (the
+            slice's loudest bin).
+        ax, colorbar, title: as in :func:`spectrogram`.
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    from . import audio
+
+    sr = check_sample_rate(sr, "sr")
+    hop_length = check_int(hop_length, "hop_length", min_value=1)
+    arr = _np(image)
+    if arr.ndim == 3 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 2:
+        raise ValueError(f"image: expected (n_mels, frames), got {describe(image)}.")
+    if arr.dtype == np.uint8:
+        db = arr.astype(np.float64) * top_db / 255 - top_db
+    elif np.issubdtype(arr.dtype, np.floating):
+        db = (np.clip(arr.astype(np.float64), -1, 1) + 1) / 2 * top_db - top_db
+    else:
+        raise TypeError(f"image: expected uint8 bytes or floats in [-1, 1], got {describe(image)}.")
+    ax = _get_ax(ax)
+    n_mels, frames = db.shape
+    mel_hi = audio.hz_to_mel(sr / 2.0)
+    d = mel_hi / (n_mels + 1)
+    f_edges = audio.mel_to_hz(d / 2 + d * np.arange(n_mels + 1))
+    t_edges = np.arange(frames + 1) * hop_length / sr
+    mesh = ax.pcolormesh(t_edges, f_edges, db, shading="flat", vmin=-top_db, vmax=0,
+                         rasterized=True)  # fmt: skip
+    from matplotlib.ticker import FixedLocator, ScalarFormatter
+
+    ax.set_yscale("function", functions=(audio.hz_to_mel, audio.mel_to_hz))
+    ticks = [0, 250, 500, 1000, 2000, 4000, 8000, 16000]
+    ax.yaxis.set_major_locator(FixedLocator([f for f in ticks if f <= f_edges[-1]]))
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_locator(FixedLocator([]))
+    ax.set_ylim(f_edges[0], f_edges[-1])
+    ax.set_xlim(t_edges[0], t_edges[-1])
+    ax.grid(False)
+    ax.set_xlabel("Time (s)")
+    ax.set_ylabel("Frequency (Hz, mel scale)")
+    if colorbar:
+        cbar = ax.figure.colorbar(mesh, ax=ax, format="%.0f")
+        cbar.set_label("dB re the loudest bin")
     if title is not None:
         ax.set_title(title)
     return ax
