@@ -1,0 +1,161 @@
+"""Mel vs waveform: chapter 4's mel U-Net against chapter 3's waveform U-Net, on the same drums.
+
+Measures both reference models the same way, on this machine's CPU:
+
+- ``parameters``; ``train_s_per_step``: mean time of a training step (forward, backward,
+  AdamW) at each recipe's batch, after two warm-up steps; ``peak_mib``: the peak memory of
+  one such step (``tl.training.peak_step_memory``: the process's RSS growth on a CPU);
+- ``sample_s_per_clip``: time to generate 16 clips with each family's default sampler,
+  divided by 16 (the mel route includes the 8-bit rounding and Griffin-Lim);
+- ``fd``/``kid``: the Fréchet and kernel distances of ``n`` clips against real test clips, with
+  the floor (real validation clips) and, for the mel route, the ceiling (the validation clips
+  through ``Mel`` and Griffin-Lim). The waveform model is sampled with its own settings
+  (classes in turn, guidance 3) and unconditionally (``waveform_uncond_fd``), as the mel model is.
+
+Run (about 10 min on 2 CPU cores with the defaults):
+
+    .venv/bin/python benchmarks/bench_mel_vs_waveform.py --out mel_vs_waveform.json
+    # after `tutorial-lib train drums-mel --mode book --out runs/drums-mel`:
+    .venv/bin/python benchmarks/bench_mel_vs_waveform.py --weights runs/drums-mel --register
+
+``--register`` copies ``drums-mel.safetensors`` into the package with
+``tl.checkpoints.add_reference`` and stores these numbers as its ``metric``: chapter 4's
+Section 5 prints them from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _time_steps(model: Any, step_fn: Any, batch: Any, steps: int = 6) -> float:
+    for _ in range(2):
+        step_fn(model, batch)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step_fn(model, batch)
+    return (time.perf_counter() - start) / steps
+
+
+def _costs(tl: Any, model: Any, batch: Any, loss: Any) -> dict[str, Any]:
+    import torch
+
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+
+    def step(m: Any, b: Any) -> None:
+        loss(m, b).backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    model.train()
+    seconds = _time_steps(model, step, batch)
+    x = batch["audio"] if isinstance(batch, dict) else batch
+    peak = tl.training.peak_step_memory(model, x, lambda m, _: step(m, batch))
+    model.eval()
+    return {"train_s_per_step": seconds, "peak_mib": peak["bytes"] / 2**20,
+            "parameters": sum(p.numel() for p in model.parameters())}  # fmt: skip
+
+
+def measure(tl: Any, mel_path: Path, n: int, seed: int = 0) -> dict[str, Any]:
+    """Every number of the comparison, for the mel checkpoint at ``mel_path``."""
+    import torch
+
+    mel_fam, wave_fam = tl.families.drums_mel, tl.families.drums_unet
+    mel_net = mel_fam.build()
+    tl.checkpoints.load_into(mel_net, mel_path, config=mel_fam.CONFIG)
+    mel_net = mel_net.float().eval()
+    wave_net = wave_fam.load("drums-unet")
+    out: dict[str, Any] = {"threads": torch.get_num_threads(), "n_clips": n,
+                           "sampler_steps": mel_fam.SAMPLING["steps"],
+                           "waveform_sampler_steps": wave_fam.SAMPLING["steps"]}  # fmt: skip
+
+    # training cost, each at its recipe's batch
+    torch.manual_seed(seed)
+    s_mel, s_wave = mel_fam.train_settings("book"), wave_fam.train_settings("book")
+    images = mel_fam.images(mel_fam.dataset(s_mel["batch"]))
+    ab = mel_fam.alpha_bars()
+    costs = _costs(tl, mel_fam.build(), images,
+                   lambda m, b: tl.objectives.ddpm_loss(m, b, ab))  # fmt: skip
+    out.update({**costs, "batch": s_mel["batch"]})
+    clips = wave_fam.dataset(s_wave["batch"])
+    wave_batch = {"audio": clips.tensors(), "label": torch.from_numpy(clips.labels)}
+    loss = tl.vdiffusion.make_loss_fn(conditional=True, class_dropout=0.1)
+    costs = _costs(tl, wave_fam.build(), wave_batch, loss)
+    out.update({f"waveform_{k}": v for k, v in costs.items()})
+    out["waveform_batch"] = s_wave["batch"]
+
+    # sampling cost per clip (16 clips)
+    start = time.perf_counter()
+    mel_fam.to_audio(mel_fam.sample_images(16, seed=seed, model=mel_net))
+    out["sample_s_per_clip"] = (time.perf_counter() - start) / 16
+    start = time.perf_counter()
+    wave_fam._sample_batches(wave_net, 16, None, seed, dict(wave_fam.SAMPLING))
+    out["waveform_sample_s_per_clip"] = (time.perf_counter() - start) / 16
+
+    # distances to real test clips: the same real sets for both
+    scores = mel_fam.evaluate({"mel": mel_net}, n=n, seed=seed, ceiling=True)
+    mel_row, ceiling = scores["mel"], scores["real through Mel + Griffin-Lim"]
+    out.update({k: mel_row[k] for k in ("fd", "fd_floor", "kid", "kid_floor")})
+    out.update({"fd_ceiling": ceiling["fd"], "kid_ceiling": ceiling["kid"]})
+    e_test = tl.metrics.embed(mel_fam.dataset(n, "test"))
+    e_val = tl.metrics.embed(mel_fam.dataset(n, "validation"))
+    classes = [wave_fam.CLASSES[i % len(wave_fam.CLASSES)] for i in range(n)]
+    for key, labels, sampling in (
+        ("waveform_", classes, dict(wave_fam.SAMPLING)),
+        ("waveform_uncond_", None, {**wave_fam.SAMPLING, "guidance": 1.0}),
+    ):
+        x = wave_fam._sample_batches(wave_net, n, labels, seed, sampling).clamp(-1, 1)
+        ev = tl.metrics.evaluate(e_test, tl.metrics.embed(x, wave_fam.SR), reference=e_val,
+                                 seed=seed)  # fmt: skip
+        out[key + "fd"], out[key + "kid"] = float(ev["fd"].value), float(ev["kid"].value)
+    return out
+
+
+def main() -> None:
+    import tutorial_lib as tl
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", type=Path, default=None,
+                        help="folder with drums-mel.safetensors (default: the shipped one)")  # fmt: skip
+    parser.add_argument("--n", type=int, default=200, help="clips per set")
+    parser.add_argument("--out", type=Path, default=None, help="write the numbers as JSON here")
+    parser.add_argument("--register", action="store_true",
+                        help="add the checkpoint of --weights to the package with these numbers")  # fmt: skip
+    args = parser.parse_args()
+    if args.register and args.weights is None:
+        parser.error("--register needs --weights (the folder the recipe wrote).")
+    tl.setup(seed=0)
+    path = (tl.checkpoints.reference("drums-mel").path if args.weights is None
+            else args.weights / "drums-mel.safetensors")  # fmt: skip
+    t0 = time.perf_counter()
+    numbers = measure(tl, path, args.n)
+    numbers["seconds"] = round(time.perf_counter() - t0, 1)
+    print(json.dumps(numbers, indent=1))
+    if args.out is not None:
+        with tl.checkpoints.atomic_write(args.out, "w") as f:
+            json.dump(numbers, f, indent=1)
+    if args.register:
+        _register(tl, path, numbers)
+
+
+def _register(tl: Any, path: Path, numbers: dict[str, Any], weights_dir: Path | None = None) -> Any:
+    """Add the mel checkpoint to the registry (the package's, or ``weights_dir``) with ``numbers``."""
+    meta = tl.checkpoints.load(path)[2]
+    metric = {k: v for k, v in numbers.items() if k != "seconds"}
+    metric["final_loss"] = float(meta["final_loss"])
+    ref = tl.checkpoints.add_reference(
+        path, "drums-mel", recipe="drums-mel", steps=int(meta["steps"]), metric=metric,
+        description=("2-D U-Net (DDPM, eps) on 64 x 64 mel images of 16 kHz drum hits, "
+                     "Griffin-Lim audio; `tutorial-lib train drums-mel --mode book`."),
+        weights_dir=weights_dir,
+    )  # fmt: skip
+    print(f"registered {ref.name}: {ref.steps} steps, {ref.file}")
+    return ref
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,589 @@
+"""Chapter 4's family: a 2-D U-Net that generates drum hits as mel-spectrogram images.
+
+The Audio Diffusion pipeline of the seed, small: every drum clip of chapter 3 (16 kHz,
+8192 samples = 0.51 s, the classes of :data:`SOUNDS`) becomes one 64 x 64 8-bit mel image
+(:data:`MEL`: 64 frames of hop 128 = one clip, 64 mel bands from a 512-point FFT), a
+:class:`~tutorial_lib.models.unet2d.UNet2d` with :data:`CONFIG` learns them with DDPM
+(epsilon prediction, Ho et al.'s linear schedule of 1000 steps, as the seed), DDIM samples
+new images, and Griffin-Lim turns them back into sound (:func:`tutorial_lib.mel.images_to_audio`).
+One recipe, ``drums-mel``, writes one checkpoint (EMA weights, float16)::
+
+    tutorial-lib train drums-mel --mode book --out runs/drums-mel       # ~45 min, 2 CPU cores
+    tutorial-lib sample drums-mel --n 8 --out samples/
+
+Besides generation, the pipeline's other capabilities, each done with the library's
+samplers: :func:`variations` (start part-way with ``start_step``), :func:`inpaint` (keep
+some frames, generate the rest: outpainting, continuation, loops), :func:`encode` (DDIM
+inversion) and :func:`interpolate` (slerp between two noises).
+
+An image holds no absolute level (each is normalised to its own loudest bin), so audio out
+of this family is scaled to the peak :data:`PEAK`, the middle of the real clips' peaks
+(-6 to -0.5 dBFS).
+
+Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any
+
+from .._validate import check_choice, check_int, check_number, describe
+from . import _drums
+
+__all__ = [
+    "CHECKPOINTS",
+    "CLASSES",
+    "CONFIG",
+    "DESCRIPTION",
+    "LENGTH",
+    "MEL",
+    "MODELS",
+    "PEAK",
+    "RECIPE",
+    "SAMPLING",
+    "SOUNDS",
+    "SR",
+    "alpha_bars",
+    "build",
+    "dataset",
+    "decode",
+    "encode",
+    "evaluate",
+    "frames_mask",
+    "images",
+    "inpaint",
+    "interpolate",
+    "load",
+    "mel",
+    "sample",
+    "sample_images",
+    "to_audio",
+    "train",
+    "train_model",
+    "train_settings",
+    "variations",
+]
+
+#: Sample rate (Hz) and clip length (samples): chapter 3's drum clips.
+SR = 16000
+LENGTH = 8192
+#: Unconditional: the model learns the drum clips of :data:`SOUNDS` without their labels.
+CLASSES = None
+#: The drum classes of the training clips (chapter 3's, so both chapters learn the same sounds).
+SOUNDS = ("kick", "snare", "closed_hat", "percussion")
+#: The :class:`~tutorial_lib.mel.Mel` of the family: one clip = one 64 x 64 image
+#: (``64 * 128 - 1 = 8191`` samples), 64 mel bands of a 512-point FFT (32 ms), 80 dB range.
+MEL: dict[str, Any] = {"x_res": 64, "y_res": 64, "sample_rate": SR, "n_fft": 512,
+                       "hop_length": 128, "top_db": 80, "n_iter": 32}  # fmt: skip
+#: Peak of the audio this family returns (about -3.2 dBFS, the middle of the real clips').
+PEAK = 0.69
+#: The :class:`~tutorial_lib.models.unet2d.UNet2d` of the reference model: 64 -> 8 pixels in
+#: 4 levels, attention at 16 x 16 and 8 x 8.
+CONFIG: dict[str, Any] = {"in_channels": 1, "channels": [32, 48, 64, 96], "blocks": 1,
+                          "attn_levels": [2, 3], "heads": 4, "emb_dim": 128,
+                          "norm_groups": 8}  # fmt: skip
+#: Sampler defaults: 50 DDIM steps, deterministic (``eta = 0``), x0 estimates clamped to the
+#: image range [-1, 1] (diffusers' ``clip_sample``, on in the seed's DDIM scheduler).
+SAMPLING: dict[str, Any] = {"steps": 50, "eta": 0.0, "clip_x0": 1.0}
+#: Images per network batch in :func:`sample_images` (memory does not grow with ``n``).
+BATCH = 16
+#: The recipe (``tutorial-lib train drums-mel``) and what it trains.
+RECIPE = "drums-mel"
+DESCRIPTION = (
+    "2-D U-Net (DDPM, eps, linear schedule) on 64 x 64 mel images of 16 kHz drum hits, "
+    "Griffin-Lim back to sound (book mode: the shipped reference, about 45 min on 2 CPU cores)."
+)
+CHECKPOINTS = ("drums-mel",)
+MODELS = {"drums-mel": "Drum hits (0.5 s) generated as 64 x 64 mel images, Griffin-Lim audio."}
+
+
+def mel(n_iter: int | None = None) -> Any:
+    """The family's :class:`~tutorial_lib.mel.Mel` (:data:`MEL`; ``n_iter`` overrides).
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    from ..mel import Mel
+
+    return Mel(**{**MEL, **({} if n_iter is None else {"n_iter": n_iter})})
+
+
+def alpha_bars() -> Any:
+    """The DDPM schedule: Ho et al.'s linear schedule of 1000 steps (the seed's), ``(1000,)``.
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    from .. import schedules
+
+    return schedules.alpha_bar("linear", 1000)
+
+
+def train_settings(mode: str) -> dict[str, Any]:
+    """The recipe's sizes for a run mode: steps, batch, clips, learning rate, ...
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    check_choice(mode, "mode", ("fast", "book", "full"))
+    table = {
+        "fast": dict(steps=20, batch=4, n_train=64, lr=1e-3),
+        "book": dict(steps=4000, batch=16, n_train=2000, lr=5e-4),
+        "full": dict(steps=40000, batch=64, n_train=8000, lr=2e-4),
+    }
+    s = table[mode]
+    s.update(ema_decay=0.999, warmup_steps=min(200, s["steps"] // 10), seed=0,
+             ckpt_every=500)  # fmt: skip
+    return s
+
+
+def build(config: dict[str, Any] | None = None) -> Any:
+    """A fresh :class:`~tutorial_lib.models.unet2d.UNet2d` with :data:`CONFIG` (or ``config``).
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    from ..models.unet2d import UNet2d
+
+    return UNet2d(**(CONFIG if config is None else config))
+
+
+def dataset(n: int, split: str = "train") -> Any:
+    """``n`` drum clips of ``split`` (chapter 3's clips of :data:`SOUNDS`, a ``ClipDataset``).
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    return _drums.clips(n, split, sr=SR, length=LENGTH, classes=SOUNDS)
+
+
+def images(clips: Any) -> Any:
+    """The model's images of ``clips`` (a ``ClipDataset`` or ``(n, 1, T)``): ``(n, 1, 64, 64)`` in [-1, 1].
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    from .. import mel as melmod
+
+    audio = clips.tensors() if hasattr(clips, "tensors") else clips
+    return melmod.to_unit(melmod.to_images(audio, mel()))
+
+
+def to_audio(x: Any, *, n_iter: int | None = None) -> Any:
+    """The model's images ``(n, 1, 64, 64)`` -> audio ``(n, 1, LENGTH)`` at peak :data:`PEAK`.
+
+    8-bit rounding (:func:`tutorial_lib.mel.from_unit`), then Griffin-Lim with ``n_iter``
+    iterations (default :data:`MEL`'s 32).
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    from .. import mel as melmod
+
+    return melmod.images_to_audio(melmod.from_unit(x), mel(n_iter), length=LENGTH, peak=PEAK)
+
+
+def _seeded_build(seed: int) -> Any:
+    import torch
+
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return build()
+
+
+def _trainer(settings: dict[str, Any], ckpt_dir: Path | None) -> Any:
+    from .. import objectives, training
+
+    schedule = alpha_bars()
+
+    def loss_fn(net: Any, batch: Any) -> Any:
+        return objectives.ddpm_loss(net, batch, schedule, prediction="eps")
+
+    return training.Trainer(
+        _seeded_build(settings["seed"]), loss_fn,
+        training.random_batches(images(dataset(settings["n_train"])), settings["batch"]),
+        max_steps=settings["steps"], lr=settings["lr"], ema_decay=settings["ema_decay"],
+        warmup_steps=settings["warmup_steps"], ckpt_dir=ckpt_dir,
+        ckpt_every=settings["ckpt_every"] if ckpt_dir is not None else None, keep=2,
+        config=CONFIG, seed=settings["seed"], progress=True,
+    )  # fmt: skip
+
+
+def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
+    """The ``drums-mel`` recipe: train and write ``drums-mel.safetensors`` (EMA weights, fp16).
+
+    Args:
+        mode: ``"fast"``, ``"book"`` (the shipped reference) or ``"full"``.
+        out_dir: folder for the checkpoint (``ckpt/`` inside holds resumable ones).
+        resume: continue an interrupted run in ``out_dir``.
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    import torch
+
+    s = train_settings(mode)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    trainer = _trainer(s, out_dir / "ckpt")
+    trainer.fit(resume=resume, overwrite=not resume)
+    path = out_dir / "drums-mel.safetensors"
+    meta = {"recipe": RECIPE, "mode": mode, **{f"setting_{k}": v for k, v in s.items()}}
+    trainer.export(path, dtype=torch.float16, metadata=meta)
+    return path
+
+
+def train_model(model: Any, name: str = "drums-mel", mode: str | None = None) -> Any:
+    """Train ``model`` in place as the recipe trains ``name`` (default mode ``tl.mode()``).
+
+    Starts from the recipe's seeded initial weights, writes no file; ``model`` ends with the
+    EMA weights (the recipe's checkpoint up to its float16 rounding).
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    from ..config import mode as current_mode
+
+    check_choice(name, "name", list(CHECKPOINTS))
+    trainer = _trainer(train_settings(current_mode() if mode is None else mode), None)
+    trainer.fit()
+    model.load_state_dict(trainer.ema_model.state_dict())
+    return model
+
+
+@functools.lru_cache(maxsize=2)
+def load(name: str = "drums-mel") -> Any:
+    """The reference model ``"drums-mel"`` in eval mode (trained in the current mode if missing).
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    from .. import checkpoints
+
+    check_choice(name, "name", list(CHECKPOINTS))
+    model = build()
+    checkpoints.load_or_train(name, model, lambda m: train_model(m, name), config=CONFIG)
+    return model.float().eval()
+
+
+def _model(model: Any) -> Any:
+    return load() if model is None else model.eval()
+
+
+def _check_images(x: Any, name: str, model: Any = None) -> Any:
+    import torch
+
+    side = (MEL["y_res"], MEL["x_res"])
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[1] != 1 or x.shape[2:] != side:
+        raise ValueError(
+            f"{name}: expected the model's images, a tensor (n, 1, {side[0]}, {side[1]}) in "
+            f"[-1, 1], got {describe(x)}. Fix: drums_mel.images(clips) makes them from audio."
+        )
+    return x.float()
+
+
+def _noise(shape: tuple[int, ...], seed: int) -> Any:
+    import torch
+
+    gen = torch.Generator().manual_seed(check_int(seed, "seed", min_value=0))
+    return torch.randn(*shape, generator=gen)
+
+
+def _sampling(steps: Any, eta: Any) -> tuple[int, float]:
+    steps = SAMPLING["steps"] if steps is None else check_int(steps, "steps", min_value=1,
+                                                              max_value=1000)  # fmt: skip
+    eta = SAMPLING["eta"] if eta is None else check_number(eta, "eta", low=0.0, high=1.0)
+    return steps, eta
+
+
+def _batched(fn: Any, *tensors: Any) -> Any:
+    """``fn`` over slices of :data:`BATCH` items of ``tensors``, concatenated."""
+    import torch
+
+    n = tensors[0].shape[0]
+    parts = [fn(*(t[i : i + BATCH] for t in tensors)) for i in range(0, n, BATCH)]
+    return torch.cat(parts)
+
+
+def sample_images(
+    n: int,
+    steps: int | None = None,
+    seed: int = 0,
+    *,
+    eta: float | None = None,
+    model: Any = None,
+    noise: Any = None,
+) -> Any:
+    """DDIM samples of the model: images ``(n, 1, 64, 64)`` in [-1, 1] (no autograd).
+
+    Args:
+        n: images.
+        steps: DDIM steps (default ``SAMPLING["steps"]``, 50).
+        seed: seed of the starting noise (drawn for all ``n`` first, so images do not depend
+            on the batch size) and of the fresh noise when ``eta > 0``.
+        eta: DDIM's stochasticity (0: deterministic, 1: DDPM; default 0).
+        model: a network (default: the reference, :func:`load`).
+        noise: the starting noise ``(n, 1, 64, 64)`` instead of drawing it from ``seed``.
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    import torch
+
+    from .. import samplers
+
+    n = check_int(n, "n", min_value=1)
+    steps, eta = _sampling(steps, eta)
+    net = _model(model)
+    x_T = _noise((n, 1, MEL["y_res"], MEL["x_res"]), seed) if noise is None else noise
+    x_T = _check_images(x_T, "noise")
+    if x_T.shape[0] != n:
+        raise ValueError(f"noise: expected {n} items, got {describe(noise)}.")
+    gen = torch.Generator().manual_seed(int(seed) + 1)
+    return _batched(
+        lambda z: samplers.ddim_sample(
+            net, z, alpha_bars(), steps=steps, eta=eta, clip_x0=SAMPLING["clip_x0"],
+            generator=gen,
+        ),
+        x_T,
+    )  # fmt: skip
+
+
+def sample(
+    n: int,
+    steps: int | None = None,
+    sampler: str | None = None,
+    seed: int = 0,
+    *,
+    name: str = "drums-mel",
+    eta: float | None = None,
+) -> tuple[Any, int]:
+    """Sample ``n`` drum hits: ``(audio (n, 1, 8192) at peak PEAK, sr = 16000)``.
+
+    DDIM images (:func:`sample_images`), then :func:`to_audio` (8-bit, Griffin-Lim).
+
+    Args:
+        n: clips.
+        steps: DDIM steps (default 50).
+        sampler: ``None`` or ``"ddim"`` (the family's only sampler; ``eta`` chooses between
+            deterministic DDIM and DDPM-like sampling).
+        seed: seed of the starting noise.
+        name: ``"drums-mel"``.
+        eta: DDIM's stochasticity in [0, 1] (default 0).
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    if sampler is not None:
+        check_choice(sampler, "sampler", ("ddim",))
+    check_choice(name, "name", list(MODELS))
+    return to_audio(sample_images(n, steps, seed, eta=eta, model=load(name))), SR
+
+
+def _check_start(start_step: Any, steps: int) -> int:
+    return check_int(start_step, "start_step", min_value=0, max_value=steps - 1)
+
+
+def variations(
+    x0: Any,
+    start_step: int,
+    *,
+    steps: int | None = None,
+    eta: float | None = None,
+    seed: int = 0,
+    model: Any = None,
+) -> Any:
+    """Variations of images ``x0``: noise them part-way, then let the model finish.
+
+    The pipeline's ``start_step``: of ``steps`` DDIM steps, skip the first ``start_step``;
+    each image is noised to the level of the step where sampling starts (with noise from
+    ``seed``) and denoised from there. ``start_step = 0`` ignores the input (a new sample);
+    near ``steps`` the result stays close to it.
+
+    Args:
+        x0: the model's images ``(n, 1, 64, 64)`` (:func:`images` of some clips).
+        start_step: 0 .. ``steps - 1``.
+        steps, eta, seed, model: as in :func:`sample_images`.
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    from .. import samplers
+
+    x0 = _check_images(x0, "x0")
+    steps, eta = _sampling(steps, eta)
+    start_step = _check_start(start_step, steps)
+    net = _model(model)
+    z = _noise(tuple(x0.shape), seed)
+    return _batched(
+        lambda a, b: samplers.ddim_sample(
+            net, b, alpha_bars(), steps=steps, eta=eta, clip_x0=SAMPLING["clip_x0"],
+            start_step=start_step, init=a,
+        ),
+        x0, z,
+    )  # fmt: skip
+
+
+def frames_mask(n: int, keep: Any) -> Any:
+    """A mask of whole time frames for :func:`inpaint`: ``(n, 1, 1, 64)``, true where kept.
+
+    ``keep`` is a ``slice`` of frames (e.g. ``slice(0, 32)``: keep the first half) or a
+    boolean sequence of 64.
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    import torch
+
+    n = check_int(n, "n", min_value=1)
+    width = MEL["x_res"]
+    if isinstance(keep, slice):
+        start, stop, _ = keep.indices(width)
+        if (keep.start is not None and abs(keep.start) > width) or (
+            keep.stop is not None and abs(keep.stop) > width
+        ):
+            raise ValueError(
+                f"keep: {keep} reaches past the image's {width} frames "
+                f"({width * MEL['hop_length'] / SR:.2f} s). Fix: a slice within 0..{width}."
+            )
+        row = torch.zeros(width, dtype=torch.bool)
+        row[start:stop] = True
+    else:
+        row = torch.as_tensor(keep, dtype=torch.bool)
+        if row.shape != (width,):
+            raise ValueError(f"keep: expected a slice or {width} booleans, got {describe(keep)}.")
+    return row.expand(n, 1, 1, width).clone()
+
+
+def inpaint(
+    x0: Any,
+    mask: Any,
+    *,
+    steps: int | None = None,
+    eta: float | None = None,
+    seed: int = 0,
+    start_step: int = 0,
+    model: Any = None,
+) -> Any:
+    """Keep part of each image and generate the rest to fit (inpainting, outpainting).
+
+    Args:
+        x0: the model's images ``(n, 1, 64, 64)``.
+        mask: booleans broadcastable to ``x0`` (e.g. :func:`frames_mask`), true where kept.
+        steps, eta, seed, model: as in :func:`sample_images`.
+        start_step: as in :func:`variations` (0: the generated region starts from noise).
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    from .. import samplers
+
+    x0 = _check_images(x0, "x0")
+    steps, eta = _sampling(steps, eta)
+    start_step = _check_start(start_step, steps)
+    net = _model(model)
+    z = _noise(tuple(x0.shape), seed)
+    import torch
+
+    if isinstance(mask, torch.Tensor) and mask.ndim == 4 and mask.shape[0] == x0.shape[0]:
+        pieces: tuple[Any, ...] = (x0, z, mask)
+        fn = lambda a, b, m: samplers.ddim_inpaint(  # noqa: E731
+            net, b, alpha_bars(), known=a, mask=m, steps=steps, eta=eta,
+            clip_x0=SAMPLING["clip_x0"], start_step=start_step,
+        )  # fmt: skip
+        return _batched(fn, *pieces)
+    return _batched(
+        lambda a, b: samplers.ddim_inpaint(
+            net, b, alpha_bars(), known=a, mask=mask, steps=steps, eta=eta,
+            clip_x0=SAMPLING["clip_x0"], start_step=start_step,
+        ),
+        x0, z,
+    )  # fmt: skip
+
+
+def encode(x0: Any, *, steps: int | None = None, model: Any = None) -> Any:
+    """DDIM inversion (the pipeline's ``encode``): images -> the noise that DDIM maps back to them.
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    from .. import samplers
+
+    x0 = _check_images(x0, "x0")
+    steps, _ = _sampling(steps, None)
+    net = _model(model)
+    return _batched(lambda a: samplers.ddim_invert(net, a, alpha_bars(), steps=steps), x0)
+
+
+def decode(noise: Any, *, steps: int | None = None, model: Any = None) -> Any:
+    """Deterministic DDIM (``eta = 0``) from given noise: the way back from :func:`encode`.
+
+    Unlike :func:`sample_images`, ``x0_hat`` is not clamped to [-1, 1]: the clamp bends the
+    path at the noisy steps, and the inversion then comes back about 9 dB off at 50 steps
+    instead of about 2.6 dB (measured on training images with the reference model).
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    from .. import samplers
+
+    noise = _check_images(noise, "noise")
+    steps, _ = _sampling(steps, None)
+    net = _model(model)
+    return _batched(
+        lambda z: samplers.ddim_sample(net, z, alpha_bars(), steps=steps, eta=0.0, clip_x0=None),
+        noise,
+    )
+
+
+def interpolate(
+    noise_a: Any, noise_b: Any, alphas: Any, *, steps: int | None = None, model: Any = None
+) -> Any:
+    """Images along the slerp between two noises (``(1, 1, 64, 64)`` each), one per alpha.
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    import torch
+
+    from .. import samplers
+
+    a, b = _check_images(noise_a, "noise_a"), _check_images(noise_b, "noise_b")
+    if a.shape[0] != 1 or b.shape[0] != 1:
+        raise ValueError("noise_a, noise_b: expected one noise each, shape (1, 1, 64, 64).")
+    zs = torch.cat([samplers.slerp(a, b, float(al)) for al in alphas])
+    return decode(zs, steps=steps, model=model)
+
+
+def evaluate(
+    models: dict[str, Any],
+    *,
+    n: int = 64,
+    steps: int | None = None,
+    seed: int = 0,
+    eta: float | None = None,
+    ceiling: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """FD and KID of each model's audio against real test clips, with the floor and the ceiling.
+
+    Args:
+        models: ``{label: UNet2d}``.
+        n: clips per model (and per real set).
+        steps, seed, eta: as in :func:`sample_images` (the same noise for every model).
+        ceiling: also score ``"real through Mel + Griffin-Lim"``: real validation clips made
+            into images and back, the best the mel route can do with this inversion.
+
+    Returns:
+        ``{label: {"fd", "fd_floor", "kid", "kid_floor", "fd_ratio", "audio"}}``.
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    from .. import metrics
+
+    n = check_int(n, "n", min_value=2)
+    e_test = metrics.embed(dataset(n, "test"))
+    val = dataset(n, "validation")
+    e_val = metrics.embed(val)
+    entries: dict[str, Any] = dict(models)
+    if ceiling:
+        entries["real through Mel + Griffin-Lim"] = None
+    out: dict[str, dict[str, Any]] = {}
+    for label, net in entries.items():
+        if net is None:
+            x = to_audio(images(val))
+        else:
+            x = to_audio(sample_images(n, steps, seed, eta=eta, model=net))
+        ev = metrics.evaluate(e_test, metrics.embed(x, SR), reference=e_val, seed=seed)
+        out[label] = {
+            "fd": float(ev["fd"].value),
+            "fd_floor": float(ev["fd_floor"].value),
+            "kid": float(ev["kid"].value),
+            "kid_floor": float(ev["kid_floor"].value),
+            "fd_ratio": float(ev["fd_ratio"]),
+            "audio": x,
+        }
+    return out
