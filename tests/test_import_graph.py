@@ -33,7 +33,7 @@ LAYERS: dict[str, int] = {
     "audio": 1, "plotting": 1, "widgets": 1, "mel": 1,
     "models": 2, "data": 2,
     "schedules": 3, "objectives": 3, "samplers": 3, "vdiffusion": 3, "metrics": 3,
-    "checkpoints": 3, "training": 3,
+    "checkpoints": 3, "training": 3, "codecs": 3,
     "families": 4,
     "registry": 5,
     "cli": 6, "__main__": 6, "": 6,

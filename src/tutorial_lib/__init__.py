@@ -10,7 +10,7 @@ Use it with one alias, so a reader always sees where a name lives::
 Topic modules (imported on first use, so ``import tutorial_lib`` does no work):
 ``audio``, ``plotting``, ``widgets``, ``schedules``, ``objectives``, ``samplers``,
 ``vdiffusion``, ``models``, ``families``, ``training``, ``checkpoints``, ``registry``,
-``data``, ``mel``, ``metrics``, ``exercises``, ``cli``.
+``data``, ``mel``, ``codecs``, ``metrics``, ``exercises``, ``cli``.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ _SUBMODULES = (
     "audio",
     "checkpoints",
     "cli",
+    "codecs",
     "config",
     "data",
     "exercises",

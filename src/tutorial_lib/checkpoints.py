@@ -47,6 +47,7 @@ __all__ = [
     "ReferenceCheckpoint",
     "add_reference",
     "atomic_write",
+    "compare_state",
     "config_diff",
     "load",
     "load_into",
@@ -310,6 +311,27 @@ def _prefix_hint(unexpected: list[str], missing: list[str]) -> str:
     return ""
 
 
+def compare_state(
+    state: Mapping[str, Any], own: Mapping[str, Any]
+) -> tuple[list[str], list[str], list[str]]:
+    """How a loaded state dict differs from a model's: ``(missing, unexpected, mismatched)``.
+
+    ``missing``: names of ``own`` not in ``state``; ``unexpected``: names of ``state`` not in
+    ``own``; ``mismatched``: ``"name (file (shape), model (shape))"`` for tensors in both whose
+    shapes differ.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    mismatched = [
+        f"{k} (file {tuple(state[k].shape)}, model {tuple(own[k].shape)})"
+        for k in own
+        if k in state and tuple(state[k].shape) != tuple(own[k].shape)
+    ]
+    return missing, unexpected, mismatched
+
+
 def load_into(
     model: Any,
     path: str | os.PathLike,
@@ -371,13 +393,7 @@ def load_into(
             )
 
     own = model.state_dict()
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    mismatched = [
-        f"{k} (file {tuple(state[k].shape)}, model {tuple(own[k].shape)})"
-        for k in own
-        if k in state and tuple(state[k].shape) != tuple(own[k].shape)
-    ]
+    missing, unexpected, mismatched = compare_state(state, own)
     if mismatched or (strict and (missing or unexpected)):
         parts = []
         if missing:
