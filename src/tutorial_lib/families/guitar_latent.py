@@ -28,7 +28,7 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from .._validate import check_choice, check_int, describe
+from .._validate import check_choice, check_int, check_number, describe
 
 __all__ = [
     "CHECKPOINTS",
@@ -211,10 +211,11 @@ def train_codec(mode: str | None = None, *, progress: bool = True) -> Any:
 
 
 def _latent_trainer(s: dict[str, Any], codec: Any, ckpt_dir: Path | None,
-                    standardize: bool = True, times: str | None = None) -> Any:  # fmt: skip
+                    standardize: bool = True, times: str | None = None,
+                    scale: float = 1.0) -> Any:  # fmt: skip
     from .. import objectives, training
 
-    z = latents(dataset(s["n_train"]), codec=codec, standardize=standardize)
+    z = scale * latents(dataset(s["n_train"]), codec=codec, standardize=standardize)
     kind = s["times"] if times is None else times
 
     def loss_fn(net: Any, batch: Any) -> Any:
@@ -235,6 +236,7 @@ def train_latent(
     *,
     standardize: bool = True,
     times: str | None = None,
+    scale: float = 1.0,
     steps: int | None = None,
     progress: bool = True,
 ) -> Any:
@@ -245,6 +247,9 @@ def train_latent(
         mode: run mode (default ``tl.mode()``).
         standardize: learn standardised latents (the recipe) or raw ones.
         times: ``"logit_normal"`` (the recipe) or ``"uniform"`` training times.
+        scale: multiply the training latents by this (1: the recipe); a model trained with
+            ``scale`` makes latents to divide by ``scale`` before :func:`decode`. For showing
+            what a codec whose latents have another scale does to diffusion.
         steps: override the mode's number of steps.
         progress: show a progress bar.
 
@@ -259,8 +264,9 @@ def train_latent(
     if steps is not None:
         s["steps"] = check_int(steps, "steps", min_value=1)
         s["warmup_steps"] = min(200, s["steps"] // 10)
+    scale = check_number(scale, "scale", low=0.0, low_open=True)
     trainer = _latent_trainer(s, load_codec() if codec is None else codec, None,
-                              standardize=standardize, times=times)  # fmt: skip
+                              standardize=standardize, times=times, scale=scale)  # fmt: skip
     trainer.progress = progress
     trainer.fit()
     return trainer.ema_model.eval()
