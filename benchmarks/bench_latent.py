@@ -57,7 +57,43 @@ def _step_costs(tl: Any, model: Any, batch: Any, loss: Any) -> dict[str, float]:
             "parameters": sum(p.numel() for p in model.parameters())}  # fmt: skip
 
 
-def measure(tl: Any, weights: Path, n: int, seed: int = 0) -> dict[str, Any]:
+def _waveform_equal_time(tl: Any, fam: Any, minutes: float, n: int, seed: int) -> dict[str, Any]:
+    """Chapter 3's waveform U-Net (unconditional), trained on the same guitar notes for
+    ``minutes`` of this CPU, then sampled and scored like the latent model."""
+    import torch
+
+    wave = tl.families.drums_unet
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        net = wave.build({**wave.CONFIG, "classes": None})
+    audio = fam._audio(fam.dataset(fam.train_settings("book")["n_train"]))
+    trainer = tl.training.Trainer(
+        net, tl.vdiffusion.make_loss_fn(conditional=False),
+        tl.training.random_batches(audio, 12), max_steps=10**6, lr=1e-3, ema_decay=0.999,
+        warmup_steps=100, seed=seed, progress=False,
+    )  # fmt: skip
+    start, steps = time.perf_counter(), 0
+    while time.perf_counter() - start < 60 * minutes:  # constant learning rate after warm-up
+        steps += 20
+        trainer.max_steps = steps
+        trainer.fit()
+    model = trainer.ema_model.eval()
+    gen = torch.Generator().manual_seed(seed)
+    noise = torch.randn(n, 1, fam.LENGTH, generator=gen)
+    with torch.no_grad():
+        x = torch.cat([tl.vdiffusion.sample(model, x_init=noise[i : i + 16], steps=30,
+                                            rho=wave.SAMPLING["rho"])
+                       for i in range(0, n, 16)]).clamp(-1, 1)  # fmt: skip
+    e_test = tl.metrics.embed(fam._audio(fam.dataset(n, "test")), fam.SR)
+    e_val = tl.metrics.embed(fam._audio(fam.dataset(n, "validation")), fam.SR)
+    ev = tl.metrics.evaluate(e_test, tl.metrics.embed(x, fam.SR), reference=e_val, seed=seed)
+    return {"waveform_fd": float(ev["fd"].value), "waveform_kid": float(ev["kid"].value),
+            "waveform_train_steps": steps, "waveform_train_minutes": minutes}  # fmt: skip
+
+
+def measure(
+    tl: Any, weights: Path, n: int, seed: int = 0, waveform_minutes: float = 0.0
+) -> dict[str, Any]:
     import torch
 
     fam = tl.families.guitar_latent
@@ -116,6 +152,8 @@ def measure(tl: Any, weights: Path, n: int, seed: int = 0) -> dict[str, Any]:
     out["waveform_sample_s_per_clip"] = (time.perf_counter() - start) / 16
 
     # distances to real test notes
+    if waveform_minutes:
+        out.update(_waveform_equal_time(tl, fam, waveform_minutes, n, seed))
     scores = fam.evaluate({"latent": net}, n=n, seed=seed, codec=codec)
     row, ceiling = scores["latent"], scores["real through the codec"]
     out.update({k: row[k] for k in ("fd", "fd_floor", "kid", "kid_floor")})
@@ -133,12 +171,15 @@ def main() -> None:
         "--n", type=int, default=160, help="notes per set (the test split holds 181 guitar notes)"
     )
     parser.add_argument("--out", type=Path, default=None, help="write the numbers as JSON here")
+    parser.add_argument("--waveform-minutes", type=float, default=0.0,
+                        help="also train chapter 3's waveform U-Net on the same notes for this "
+                             "many minutes and score it (the recipe's codec + latent time: 19.5)")  # fmt: skip
     parser.add_argument("--register", action="store_true",
                         help="add both checkpoints to the package with these numbers")  # fmt: skip
     args = parser.parse_args()
     tl.setup(seed=0)
     t0 = time.perf_counter()
-    numbers = measure(tl, args.weights, args.n)
+    numbers = measure(tl, args.weights, args.n, waveform_minutes=args.waveform_minutes)
     numbers["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(numbers, indent=1))
     if args.out is not None:

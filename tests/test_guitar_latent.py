@@ -118,6 +118,22 @@ def test_reference_samples_through_the_registry():
     a, sr = tl.registry.sample("guitar-latent", 2, steps=3, seed=1)
     b, _ = fam.sample(2, steps=3, seed=1)
     assert sr == fam.SR and a.shape == (2, 1, fam.LENGTH) and torch.equal(a, b)
+    # the numbers chapter 5 prints (Section 6), written by benchmarks/bench_latent.py
+    m = ck.reference("guitar-latent").metric
+    for key in ("fd", "fd_floor", "fd_ceiling", "kid", "kid_ceiling", "kid_floor", "parameters",
+                "batch", "train_s_per_step", "sample_s_per_clip", "peak_mib", "codec_parameters",
+                "codec_batch", "codec_train_s_per_step", "codec_peak_mib", "compression",
+                "encode_s_per_audio_s", "decode_s_per_audio_s", "waveform_parameters",
+                "waveform_batch", "waveform_train_s_per_step", "waveform_sample_s_per_clip",
+                "waveform_peak_mib", "threads", "n_clips"):  # fmt: skip
+        assert key in m, key
+    # the chapter's reading: the model sits above its ceiling, the ceiling above the floor,
+    # and a latent training step is far cheaper per clip than the waveform U-Net's
+    assert m["fd_floor"] < m["fd_ceiling"] < m["fd"]
+    assert (
+        m["train_s_per_step"] / m["batch"]
+        < m["waveform_train_s_per_step"] / m["waveform_batch"] / 10
+    )
 
 
 def test_book_codec_behind_the_codec_interface(codec):
