@@ -463,6 +463,8 @@ def inpaint(
 
     Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
     """
+    import torch
+
     from .. import samplers
 
     x0 = _check_images(x0, "x0")
@@ -470,8 +472,6 @@ def inpaint(
     start_step = _check_start(start_step, steps)
     net = _model(model)
     z = _noise(tuple(x0.shape), seed)
-    import torch
-
     if isinstance(mask, torch.Tensor) and mask.ndim == 4 and mask.shape[0] == x0.shape[0]:
         pieces: tuple[Any, ...] = (x0, z, mask)
         fn = lambda a, b, m: samplers.ddim_inpaint(  # noqa: E731
