@@ -6,7 +6,7 @@ import is still a dependency). Layers, from the bottom:
 0. base: ``_validate``, ``_io`` (atomic writes), ``_style`` (the plot style), ``config``,
    ``exercises``
 1. sound and pictures: ``audio``, ``plotting``, ``widgets``, ``mel``
-2. networks and data: ``models.*``, ``data.*``
+2. networks and data: ``models.*``, ``data.*``, ``tokens`` (notes as tokens)
 3. diffusion math, training and checkpoints: ``schedules``, ``objectives``, ``samplers``,
    ``vdiffusion``, ``metrics``, ``checkpoints``, ``training``
 4. trained model families: ``families.*``
@@ -31,7 +31,7 @@ ROOT = Path(tutorial_lib.__file__).resolve().parent
 LAYERS: dict[str, int] = {
     "_validate": 0, "_io": 0, "_style": 0, "config": 0, "exercises": 0,
     "audio": 1, "plotting": 1, "widgets": 1, "mel": 1,
-    "models": 2, "data": 2,
+    "models": 2, "data": 2, "tokens": 2,
     "schedules": 3, "objectives": 3, "samplers": 3, "vdiffusion": 3, "metrics": 3,
     "checkpoints": 3, "training": 3, "codecs": 3,
     "families": 4,

@@ -40,7 +40,7 @@ from ._base import SPLITS, ClipDataset, collate
 from ._cache import cache_dir
 from .drums import DRUM_CLASSES, DRUM_KITS, DRUM_NOTES, TINY_AUDIO_DIFFUSION, drums
 from .folder import AUDIO_EXTENSIONS, AudioFolder, UnreadableAudioWarning
-from .midi import MIDI_STYLES, MIDI_TRACKS, MidiDataset, midi
+from .midi import MIDI_STYLES, MIDI_TRACKS, MidiDataset, midi, render_notes
 from .notes import FRAMINGS, INSTRUMENTS, NOTE_FAMILIES, PITCH_RANGES, note_name, notes
 from .synth import SoundFontMissingWarning, renderer_id, soundfont_available
 
@@ -72,6 +72,7 @@ __all__ = [
     "midi",
     "note_name",
     "notes",
+    "render_notes",
 ]
 
 

@@ -18,13 +18,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._validate import check_int, check_number, check_sample_rate, check_subset
+from .._validate import check_choice, check_int, check_number, check_sample_rate, check_subset
 from . import synth
 from ._base import ClipDataset, build_cached, check_channels, check_split, clip_rng, progress_bar
 from .drums import DRUM_KITS, DRUM_NOTES
 from .notes import _program_family
 
-__all__ = ["MIDI_STYLES", "MIDI_TRACKS", "MidiDataset", "midi"]
+__all__ = [
+    "FIXED_GAIN",
+    "LEVELS",
+    "MIDI_STYLES",
+    "MIDI_TRACKS",
+    "MidiDataset",
+    "midi",
+    "render_notes",
+]
 
 _VERSION = 3
 
@@ -44,6 +52,12 @@ _PROGRESSIONS = {
     "minor": ((0, 5, 2, 6), (0, 3, 4, 0), (0, 6, 5, 4), (0, 3, 6, 2)),
 }
 _TEMPI = {"pop": (90, 130), "waltz": (100, 160), "swing": (110, 170), "arpeggio": (70, 110)}
+#: How clips are levelled: ``'peak'`` scales each clip to a peak of 0.9 (level says nothing
+#: about the notes); ``'fixed'`` applies one gain to every clip, so loudness follows velocity
+#: and the number of notes (what a MIDI-to-audio model must learn).
+LEVELS = ("peak", "fixed")
+#: The gain of ``level='fixed'``: the SoundFont's renders peak at 0.26-0.57 (median 0.38).
+FIXED_GAIN = 1.0
 _KEY_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
@@ -236,6 +250,58 @@ def _render(
     return np.stack([out, out])
 
 
+def _level(x: np.ndarray, level: str) -> np.ndarray:
+    if level == "fixed":
+        return np.clip(x * FIXED_GAIN, -0.99, 0.99)
+    peak = float(np.max(np.abs(x)))
+    return x * (0.9 / peak) if peak > 0 else x
+
+
+def render_notes(
+    notes: Any,
+    programs: dict[str, int],
+    *,
+    sr: int = 16000,
+    seconds: float = 4.0,
+    level: str = "fixed",
+    backend: str = "auto",
+) -> torch.Tensor:
+    """Render notes in the dataset's format as :func:`midi` does: mono float32 ``(1, T)``.
+
+    Args:
+        notes: ``(K, 5)`` rows ``start_s, end_s, pitch, velocity, track`` (``track`` indexes
+            :data:`MIDI_TRACKS`), e.g. ``ds[i]["notes"]`` or a transposed copy of it.
+        programs: ``{"melody": p, "chords": p, "bass": p, "drums": kit}`` (General MIDI).
+        sr, seconds: sample rate in Hz and length in seconds.
+        level: ``'fixed'`` (one gain for all clips) or ``'peak'`` (each clip to peak 0.9).
+        backend: ``'auto'``, ``'soundfont'`` or ``'parametric'``.
+
+    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
+    """
+    sr = check_sample_rate(sr, "sr")
+    seconds = check_number(seconds, "seconds", low=0.1, high=600.0)
+    check_choice(level, "level", LEVELS)
+    rows = np.asarray(notes.cpu() if isinstance(notes, torch.Tensor) else notes, dtype=float)
+    rows = rows.reshape(-1, 5) if rows.size else np.zeros((0, 5))
+    if rows.size and (rows[:, 4].min() < 0 or rows[:, 4].max() >= len(MIDI_TRACKS)):
+        raise ValueError(
+            f"notes: column 4 is the track, 0 to {len(MIDI_TRACKS) - 1} ({MIDI_TRACKS}); got "
+            f"{sorted(set(rows[:, 4].astype(int).tolist()))}."
+        )
+    if rows.size and (rows[:, 2].min() < 0 or rows[:, 2].max() > 127):
+        raise ValueError("notes: pitches (column 2) must be MIDI numbers 0 to 127.")
+    missing = [t for t in MIDI_TRACKS if t not in programs]
+    if missing:
+        raise ValueError(f"programs: no program for tracks {missing}; give one per track.")
+    length = int(round(seconds * sr))
+    used = synth.resolve_backend(backend, "tl.data.render_notes")
+    notes_q = _quantize([tuple(r) for r in rows.tolist()], sr, length)
+    x = _render(notes_q, programs, sr, length, used, (0, "render", 0)).mean(0, keepdims=True)
+    fade = min(length, int(0.02 * sr))
+    x[:, length - fade :] *= np.linspace(1.0, 0.0, fade)
+    return torch.from_numpy(_level(x, level).astype(np.float32))
+
+
 class MidiDataset(ClipDataset):
     """A :class:`ClipDataset` whose items also carry their notes.
 
@@ -293,6 +359,7 @@ def midi(
     backend: str = "auto",
     cache: bool = True,
     progress: bool | None = None,
+    level: str = "peak",
 ) -> MidiDataset:
     """Multi-track MIDI clips (melody, chords, bass, drums) rendered to audio, with their notes.
 
@@ -305,6 +372,8 @@ def midi(
         channels: 1 (mono) or 2 (stereo, the SoundFont's panning).
         styles: a subset of :data:`MIDI_STYLES` (``label`` indexes it); clips cycle through.
         seed, backend, cache, progress: as in :func:`drums`.
+        level: ``'peak'`` (each clip scaled to peak 0.9) or ``'fixed'`` (one gain,
+            :data:`FIXED_GAIN`, for every clip: loudness follows the notes).
 
     Returns:
         A :class:`MidiDataset`; ``ds[i]`` is ``{"audio": Tensor (C, T), "label": int (style),
@@ -326,6 +395,7 @@ def midi(
     channels = check_channels(channels)
     seed = check_int(seed, "seed", min_value=0)
     styles = check_subset(styles, "styles", MIDI_STYLES)
+    check_choice(level, "level", LEVELS)
     length = int(round(seconds * sr))
     used = synth.resolve_backend(backend, "tl.data.midi")
     spec = dict(
@@ -333,6 +403,8 @@ def midi(
         channels=channels, styles=list(styles), seed=seed, backend=used,
         renderer=synth.renderer_id() if used == "soundfont" else None,
     )  # fmt: skip
+    if level != "peak":  # the default keeps the caches made before levels existed
+        spec["level"] = level
 
     def generate() -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
         audio = np.zeros((n, channels, length), dtype=np.float32)
@@ -347,10 +419,7 @@ def midi(
                 x = _render(notes, song["programs"], sr, length, used, (seed, split, i))
                 x[:, length - fade :] *= np.linspace(1.0, 0.0, fade)
                 x = x.mean(0, keepdims=True) if channels == 1 else x
-                peak = float(np.max(np.abs(x)))
-                if peak > 0:
-                    x = x * (0.9 / peak)
-                audio[i] = x
+                audio[i] = _level(x, level)
                 items.append(
                     dict(
                         label=styles.index(style),

@@ -70,7 +70,8 @@ INSTALL_HINT = (
 
 
 class SoundFontMissingWarning(UserWarning):
-    """The SoundFont renderer is not available: the data is made by parametric synthesis.
+    """The SoundFont renderer is not available (the data is made by parametric synthesis), or
+    the SoundFont lacks a program asked for (its preset 0 plays instead).
 
     Introduced in: book/appendix/A_01_metrics.ipynb
     """
@@ -179,6 +180,10 @@ def _soundfont_bytes() -> bytes:
 # --------------------------------------------------------------------------------------------
 # The SoundFont renderer (TinySoundFont)
 # --------------------------------------------------------------------------------------------
+#: The drum kits (bank 128 presets) of the General MIDI SoundFont that ships with pretty_midi.
+DRUM_KITS_IN_SF = (0, 8, 16, 24, 25, 32, 40, 48)
+
+
 class SoundFontRenderer:
     """The General MIDI SoundFont at one sample rate, rendered with TinySoundFont.
 
@@ -207,10 +212,18 @@ class SoundFontRenderer:
     @staticmethod
     def _select(synth: Any, sfid: int, channel: int, program: int, drum: bool) -> None:
         bank = 128 if drum else 0
-        try:
-            synth.program_select(channel, sfid, bank, program, is_drums=drum)
-        except RuntimeError:  # no such preset in this SoundFont: its first one
-            synth.program_select(channel, sfid, bank, 0, is_drums=drum)
+        if not synth.sfpreset_name(sfid, bank, program):  # not in this SoundFont: preset 0
+            import warnings
+
+            warnings.warn(
+                f"programs: {'drum kit' if drum else 'program'} {program} is not in the "
+                f"SoundFont (bank {bank}); its preset 0 plays instead. The General MIDI "
+                f"SoundFont has programs 0-127 and the drum kits {list(DRUM_KITS_IN_SF)}.",
+                SoundFontMissingWarning,
+                stacklevel=4,
+            )
+            program = 0
+        synth.program_select(channel, sfid, bank, program, is_drums=drum)
 
     def _render(self, synth: Any, n: int) -> np.ndarray:
         if n <= 0:
