@@ -38,6 +38,7 @@ from ._validate import (
 
 __all__ = [
     "load",
+    "griffin_lim",
     "save",
     "resample",
     "to_mono",
@@ -662,6 +663,61 @@ def power_to_db(
 # --------------------------------------------------------------------------------------------
 # Players
 # --------------------------------------------------------------------------------------------
+def griffin_lim(
+    mag: Any,
+    *,
+    n_fft: int,
+    hop_length: int,
+    length: int,
+    win_length: int | None = None,
+    n_iter: int = 32,
+    momentum: float = 0.99,
+    seed: int | None = 0,
+) -> Any:
+    """A phase for a magnitude STFT, and its audio: ``(B, n_fft // 2 + 1, frames) -> (B, length)``.
+
+    Fast Griffin-Lim in torch, as ``librosa.griffinlim`` (momentum 0.99, Hann window, centred
+    frames with zero padding): ``n_iter`` rounds of "take the STFT of the current audio, keep
+    its phase, put back the wanted magnitude". ``seed``: the random starting phase (``None``:
+    zero phase, librosa's ``init=None``). Runs without autograd.
+
+    Introduced in: book/05_latent_diffusion/05_01_latent_diffusion.ipynb
+    """
+    import torch
+
+    if not isinstance(mag, torch.Tensor) or mag.ndim != 3 or mag.shape[1] != n_fft // 2 + 1:
+        raise ValueError(
+            f"mag: expected a magnitude STFT (B, {n_fft // 2 + 1}, frames) for n_fft={n_fft}, "
+            f"got {describe(mag)}."
+        )
+    n_iter = check_int(n_iter, "n_iter", min_value=0)
+    win = check_int(win_length or n_fft, "win_length", min_value=2, max_value=n_fft)
+    window = torch.hann_window(win, device=mag.device)
+
+    def stft(y: Any) -> Any:
+        return torch.stft(y, n_fft, hop_length, win, window=window, center=True,
+                          pad_mode="constant", return_complex=True)  # fmt: skip
+
+    def istft(spec: Any) -> Any:
+        return torch.istft(spec, n_fft, hop_length, win, window=window, length=length)
+
+    with torch.no_grad():
+        mag = mag.float()
+        if seed is None:
+            angles = torch.ones(mag.shape, dtype=torch.complex64, device=mag.device)
+        else:
+            gen = torch.Generator(device="cpu").manual_seed(int(seed))
+            phase = torch.exp(2j * torch.pi * torch.rand(mag.shape, generator=gen))
+            angles = phase.to(torch.complex64).to(mag.device)
+        previous = torch.zeros_like(angles)
+        for _ in range(n_iter):
+            rebuilt = stft(istft(mag * angles))
+            accelerated = rebuilt - (momentum / (1 + momentum)) * previous
+            angles = accelerated / (accelerated.abs() + 1e-16)
+            previous = rebuilt
+        return istft(mag * angles)
+
+
 def _prepare_playback(x: Any, sr: int, name: str, normalize: bool) -> tuple[np.ndarray, int]:
     """Validate a clip for playback; return float32 numpy ``(C, T)`` in [-1, 1] and ``sr``."""
     if not (_is_tensor(x) or isinstance(x, np.ndarray)):

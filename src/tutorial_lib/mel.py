@@ -33,6 +33,7 @@ from ._validate import check_int, check_number, check_sample_rate, describe
 
 __all__ = [
     "Mel",
+    "MelFrames",
     "empty_filters",
     "from_unit",
     "images_to_audio",
@@ -498,3 +499,131 @@ def empty_filters(sample_rate: int, n_fft: int, n_mels: int) -> int:
                                  n_fft=check_int(n_fft, "n_fft", min_value=2),
                                  n_mels=check_int(n_mels, "n_mels", min_value=1))  # fmt: skip
     return int((fb.max(axis=1) == 0).sum())
+
+
+class MelFrames:
+    """Spectrogram Diffusion's features: log mel *magnitudes*, frame by frame, scaled to [-1, 1].
+
+    The original's settings (Hawthorne et al. 2022) are the defaults: 16 kHz audio, a 640-sample
+    Hann window in a 1024-point FFT, hop 320 (50 frames per second), 128 mel bands from 0 to
+    8 kHz (HTK mel scale, unnormalised triangles). A feature is ``log(max(mel, 1e-5))``, mapped
+    linearly from ``[log(1e-5), 4.0]`` to ``[-1, 1]`` and clipped, so it keeps absolute level
+    (silence is -1), unlike chapter 4's per-image dB.
+
+    :meth:`__call__` gives ``(B, frames, n_mels)`` with ``frames = N // hop`` (the last centred
+    frame dropped, so frames tile the clip); :meth:`to_audio` goes back: unscale, the mel
+    filters' pseudo-inverse for a linear magnitude, Griffin-Lim for a phase.
+
+    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
+    """
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        *,
+        n_fft: int = 1024,
+        win_length: int = 640,
+        hop_length: int = 320,
+        n_mels: int = 128,
+        fmin: float = 0.0,
+        fmax: float | None = 8000.0,
+        floor: float = 1e-5,
+        top: float = 4.0,
+        n_iter: int = 32,
+    ) -> None:
+        self.sample_rate = check_sample_rate(sample_rate, "sample_rate")
+        self.n_fft = check_int(n_fft, "n_fft", min_value=16)
+        self.win_length = check_int(win_length, "win_length", min_value=2, max_value=self.n_fft)
+        self.hop_length = check_int(hop_length, "hop_length", min_value=1)
+        self.n_mels = check_int(n_mels, "n_mels", min_value=1)
+        self.fmin = check_number(fmin, "fmin", low=0.0)
+        self.fmax = float(fmax) if fmax is not None else self.sample_rate / 2
+        if not self.fmin < self.fmax <= self.sample_rate / 2:
+            raise ValueError(f"fmax: must be above fmin and at most sr/2, got {fmax}.")
+        self.floor = check_number(floor, "floor", low=0.0, low_open=True)
+        self.top = check_number(top, "top")
+        if self.top <= np.log(self.floor):
+            raise ValueError(f"top: must be above log(floor) = {np.log(self.floor):.2f}.")
+        self.n_iter = check_int(n_iter, "n_iter", min_value=0)
+        import librosa
+
+        self.filters = librosa.filters.mel(
+            sr=self.sample_rate, n_fft=self.n_fft, n_mels=self.n_mels, fmin=self.fmin,
+            fmax=self.fmax, htk=True, norm=None,
+        ).astype(np.float32)  # fmt: skip
+
+    def __repr__(self) -> str:
+        return (
+            f"MelFrames(sample_rate={self.sample_rate}, n_fft={self.n_fft}, win_length="
+            f"{self.win_length}, hop_length={self.hop_length}, n_mels={self.n_mels}, "
+            f"fmax={self.fmax:g})"
+        )
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.sample_rate / self.hop_length
+
+    def _torch_filters(self, device: Any) -> Any:
+        import torch
+
+        return torch.from_numpy(self.filters).to(device)
+
+    def magnitudes(self, audio: Any) -> Any:
+        """Audio ``(B, N)`` or ``(B, 1, N)`` -> mel magnitudes ``(B, frames, n_mels)``."""
+        import torch
+
+        x = torch.as_tensor(audio).float()
+        if x.ndim == 3 and x.shape[1] == 1:
+            x = x[:, 0]
+        if x.ndim != 2 or x.shape[-1] < self.hop_length:
+            raise ValueError(
+                f"audio: expected mono clips (B, N) or (B, 1, N) of at least one hop "
+                f"({self.hop_length} samples), got {describe(audio)}."
+            )
+        window = torch.hann_window(self.win_length, device=x.device)
+        spec = torch.stft(x, self.n_fft, self.hop_length, self.win_length, window=window,
+                          center=True, pad_mode="constant", return_complex=True)  # fmt: skip
+        frames = x.shape[-1] // self.hop_length
+        mag = spec.abs()[..., :frames]
+        return torch.einsum("mf,bft->btm", self._torch_filters(x.device), mag)
+
+    def scale(self, mel: Any) -> Any:
+        """Mel magnitudes -> features in [-1, 1]."""
+        import torch
+
+        lo = float(np.log(self.floor))
+        f = torch.log(torch.as_tensor(mel).clamp_min(self.floor))
+        return ((f - lo) / (self.top - lo) * 2 - 1).clamp(-1, 1)
+
+    def unscale(self, features: Any) -> Any:
+        """Features in [-1, 1] -> mel magnitudes (values at -1 become the floor)."""
+        import torch
+
+        lo = float(np.log(self.floor))
+        f = torch.as_tensor(features).float().clamp(-1, 1)
+        return torch.exp((f + 1) / 2 * (self.top - lo) + lo)
+
+    def __call__(self, audio: Any) -> Any:
+        """Audio ``(B, N)`` or ``(B, 1, N)`` -> features ``(B, N // hop, n_mels)`` in [-1, 1]."""
+        return self.scale(self.magnitudes(audio))
+
+    def to_audio(self, features: Any, *, n_iter: int | None = None, seed: int | None = 0) -> Any:
+        """Features ``(B, frames, n_mels)`` -> audio ``(B, frames * hop)`` (Griffin-Lim)."""
+        import torch
+
+        from .audio import griffin_lim
+
+        f = torch.as_tensor(features).float()
+        if f.ndim != 3 or f.shape[-1] != self.n_mels:
+            raise ValueError(
+                f"features: expected (B, frames, {self.n_mels}), got {describe(features)}."
+            )
+        mel = self.unscale(f) - self.floor  # silence back to 0
+        pinv = torch.linalg.pinv(self._torch_filters(f.device))  # (bins, n_mels)
+        mag = torch.einsum("fm,btm->bft", pinv, mel).clamp_min(0)
+        mag = torch.nn.functional.pad(mag, (0, 1))  # the dropped last centred frame
+        return griffin_lim(
+            mag, n_fft=self.n_fft, hop_length=self.hop_length, win_length=self.win_length,
+            length=f.shape[1] * self.hop_length,
+            n_iter=self.n_iter if n_iter is None else n_iter, seed=seed,
+        )  # fmt: skip

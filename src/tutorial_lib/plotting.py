@@ -31,6 +31,8 @@ __all__ = [
     "waveform",
     "spectrogram",
     "mel_image",
+    "mel_frames",
+    "piano_roll",
     "schedule_curves",
     "loss_curves",
     "audio_panel",
@@ -270,6 +272,118 @@ def mel_image(
     if colorbar:
         cbar = ax.figure.colorbar(mesh, ax=ax, format="%.0f")
         cbar.set_label("dB re the loudest bin")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def mel_frames(
+    features: Any,
+    *,
+    sr: int = 16000,
+    hop_length: int = 320,
+    fmin: float = 0.0,
+    fmax: float = 8000.0,
+    floor: float = 1e-5,
+    top: float = 4.0,
+    ax: Any = None,
+    colorbar: bool = True,
+    title: str | None = None,
+    boundaries: Any = None,
+) -> Any:
+    """Show Spectrogram Diffusion features (``tl.mel.MelFrames``) in dB, time in s, Hz.
+
+    Args:
+        features: ``(frames, n_mels)`` in [-1, 1] (or ``(1, frames, n_mels)``).
+        sr, hop_length, fmin, fmax, floor, top: the ``MelFrames`` settings that made them
+            (HTK mel bands from ``fmin`` to ``fmax``; -1 is ``log(floor)``, +1 is ``top``).
+        ax, colorbar, title: as in :func:`spectrogram`.
+        boundaries: times (s) to mark with dashed lines, e.g. the segment boundaries.
+
+    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
+    """
+    from . import audio
+
+    arr = _np(features).astype(np.float64)
+    if arr.ndim == 3 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 2:
+        raise ValueError(f"features: expected (frames, n_mels), got {describe(features)}.")
+    frames, n_mels = arr.shape
+    lo = np.log(floor)
+    db = ((np.clip(arr, -1, 1) + 1) / 2 * (top - lo) + lo) * (20 / np.log(10))
+    m_lo, m_hi = audio.hz_to_mel(fmin, htk=True), audio.hz_to_mel(fmax, htk=True)
+    d = (m_hi - m_lo) / (n_mels + 1)
+    f_edges = audio.mel_to_hz(m_lo + d / 2 + d * np.arange(n_mels + 1), htk=True)
+    t_edges = np.arange(frames + 1) * hop_length / sr
+    ax = _get_ax(ax)
+    mesh = ax.pcolormesh(t_edges, f_edges, db.T, shading="flat", vmin=lo * 20 / np.log(10),
+                         vmax=top * 20 / np.log(10), rasterized=True)  # fmt: skip
+    from matplotlib.ticker import FixedLocator, ScalarFormatter
+
+    ax.set_yscale("function", functions=(lambda f: audio.hz_to_mel(f, htk=True),
+                                         lambda m: audio.mel_to_hz(m, htk=True)))  # fmt: skip
+    ticks = [0, 250, 500, 1000, 2000, 4000, 8000]
+    ax.yaxis.set_major_locator(FixedLocator([f for f in ticks if f_edges[0] <= f <= f_edges[-1]]))
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_locator(FixedLocator([]))
+    ax.set_ylim(f_edges[0], f_edges[-1])
+    ax.set_xlim(t_edges[0], t_edges[-1])
+    ax.grid(False)
+    for b in [] if boundaries is None else list(boundaries):
+        ax.axvline(float(b), color="w", ls="--", lw=1)
+    ax.set_xlabel("Time (s)")
+    ax.set_ylabel("Frequency (Hz, mel scale)")
+    if colorbar:
+        cbar = ax.figure.colorbar(mesh, ax=ax, format="%.0f")
+        cbar.set_label("mel magnitude (dB)")
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
+def piano_roll(
+    notes: Any,
+    *,
+    seconds: float | None = None,
+    drum_program: int = 128,
+    ax: Any = None,
+    title: str | None = None,
+    boundaries: Any = None,
+) -> Any:
+    """Draw notes ``(K, 5)`` (start_s, end_s, pitch, velocity, program) as a piano roll.
+
+    Pitched notes are bars (darker = louder), one colour per program; drum hits are
+    crosses at their General MIDI key. ``boundaries``: times (s) to mark (segment edges).
+
+    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
+    """
+    import matplotlib.pyplot as plt
+
+    arr = _np(notes).astype(np.float64).reshape(-1, 5) if np.size(_np(notes)) else np.zeros((0, 5))
+    ax = _get_ax(ax)
+    programs = sorted({int(p) for p in arr[:, 4] if int(p) != drum_program})
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, prog in enumerate(programs):
+        rows = arr[arr[:, 4] == prog]
+        for start, end, pitch, vel, _ in rows:
+            ax.add_patch(plt.Rectangle((start, pitch - 0.4), end - start, 0.8,
+                                       color=colours[k % len(colours)],
+                                       alpha=0.35 + 0.65 * vel / 127, lw=0))  # fmt: skip
+        ax.plot([], [], color=colours[k % len(colours)], lw=6, label=f"program {prog}")
+    drums = arr[arr[:, 4] == drum_program]
+    if len(drums):
+        ax.scatter(drums[:, 0], drums[:, 2], marker="x", s=18, color="k", label="drums")
+    end = seconds if seconds is not None else (float(arr[:, 1].max()) if len(arr) else 1.0)
+    ax.set_xlim(0, end)
+    if len(arr):
+        ax.set_ylim(arr[:, 2].min() - 2, arr[:, 2].max() + 2)
+    for b in [] if boundaries is None else list(boundaries):
+        ax.axvline(float(b), color="0.3", ls="--", lw=1)
+    ax.set_xlabel("Time (s)")
+    ax.set_ylabel("MIDI pitch")
+    if len(arr):
+        ax.legend(loc="upper right", fontsize="small", ncol=2)
     if title is not None:
         ax.set_title(title)
     return ax

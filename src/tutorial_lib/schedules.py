@@ -54,6 +54,7 @@ __all__ = [
     "log_snr",
     "snr_db",
     "alpha_bar_from_log_snr",
+    "cosine_log_snr",
     "snr_crossing",
     "q_sample",
     "mel_band_edges",
@@ -392,6 +393,29 @@ def alpha_bar_from_log_snr(lam: Any) -> torch.Tensor:
     if torch.isnan(lam).any():
         raise ValueError("lam: holds NaN. Fix: pass finite log-SNR values (or +-inf).")
     return torch.sigmoid(lam)
+
+
+def cosine_log_snr(
+    t: Any, *, log_snr_min: float = -20.0, log_snr_max: float = 20.0
+) -> torch.Tensor:
+    """The continuous cosine schedule in log-SNR form: ``lambda(t) = -2 log tan(a t + b)``.
+
+    ``t`` in [0, 1] (0 clean, 1 pure noise); ``a, b`` make ``lambda(0) = log_snr_max`` and
+    ``lambda(1) = log_snr_min`` (Kingma et al. 2021's form, as Spectrogram Diffusion uses
+    it, with its limits of +-20). Without the limits (``+-inf``) it is ``log_snr`` of
+    ``alpha_bar = cos(pi t / 2)**2``. Float64; ``alpha_bar = sigmoid(lambda)``.
+
+    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
+    """
+    t = _as_float64(t, "t")
+    _check_unit_interval(t, "t", what="times")
+    if not log_snr_min < log_snr_max:
+        raise ValueError(
+            f"log_snr_min, log_snr_max: need min < max, got {log_snr_min} and {log_snr_max}."
+        )
+    b = math.atan(math.exp(-0.5 * log_snr_max))
+    a = math.atan(math.exp(-0.5 * log_snr_min)) - b
+    return -2.0 * torch.log(torch.tan(a * t + b))
 
 
 def snr_crossing(alpha_bar: Any, level_db: float = 0.0) -> int:

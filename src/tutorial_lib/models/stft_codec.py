@@ -169,21 +169,10 @@ class STFTCodec(nn.Module):
         ``n_iter`` iterations of Griffin-Lim with momentum 0.99, as librosa's, from a random
         phase drawn with ``seed`` (``None``: from zero phase, librosa's ``init=None``).
         """
-        n = length
-        if seed is None:  # librosa's init=None: start from zero phase
-            angles = torch.ones(mag.shape, dtype=torch.complex64, device=mag.device)
-        else:
-            gen = torch.Generator(device="cpu").manual_seed(int(seed))
-            phase = torch.exp(2j * torch.pi * torch.rand(mag.shape, generator=gen))
-            angles = phase.to(torch.complex64).to(mag.device)
-        previous = torch.zeros_like(angles)
-        for _ in range(self.n_iter):
-            y = torch.istft(mag * angles, self.n_fft, self.hop, window=self.window, length=n)
-            rebuilt = self._stft(y)
-            accelerated = rebuilt - (0.99 / 1.99) * previous
-            angles = accelerated / (accelerated.abs() + 1e-16)
-            previous = rebuilt
-        return torch.istft(mag * angles, self.n_fft, self.hop, window=self.window, length=n)
+        from ..audio import griffin_lim
+
+        return griffin_lim(mag, n_fft=self.n_fft, hop_length=self.hop, length=length,
+                           n_iter=self.n_iter, seed=seed)  # fmt: skip
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The log-magnitude round trip ``decode_features(encode(x))`` (what training fits)."""
