@@ -136,7 +136,13 @@ def test_the_books_families_have_the_shape():
     """Each family's reference checkpoints are shipped and registered under its names."""
     from tutorial_lib import checkpoints, families
 
-    assert families.names() == ["drums_mel", "drums_small", "drums_unet", "guitar_latent"]
+    assert families.names() == [
+        "drums_mel",
+        "drums_small",
+        "drums_unet",
+        "guitar_latent",
+        "midi_synth",
+    ]
     shipped = checkpoints.references()
     for name in families.names():
         module = families.get(name)

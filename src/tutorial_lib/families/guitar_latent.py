@@ -288,7 +288,7 @@ def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
     codec_path = out_dir / "guitar-codec.safetensors"
     if resume and codec_path.is_file():
         codec = build_codec()
-        checkpoints.load_into(codec_path, codec)
+        checkpoints.load_into(codec, codec_path)
         codec = codec.float().eval()
     else:
         trainer = _codec_trainer(s, out_dir / "ckpt-codec")

@@ -1,0 +1,219 @@
+"""Spectrogram Diffusion's network, small: two encoders and a FiLM-conditioned denoiser.
+
+Hawthorne et al. (2022) condition a T5-style transformer decoder, which denoises a segment of
+mel frames, on two encoders:
+
+- the **notes encoder** reads the segment's tokens (:mod:`tutorial_lib.tokens`);
+- the **context encoder** reads the previous segment's mel frames (the model's own output at
+  generation time), so segments join up.
+
+The decoder's inputs are the noisy frames; each layer is self-attention, cross-attention to
+the two encodings (concatenated), and a feed-forward block; the noise level enters through
+FiLM (a scale and shift of the normalised activations, computed from the time embedding)
+before self-attention and before the feed-forward block. The output is the noise (epsilon).
+
+Classifier-free guidance drops notes *and* context together: :meth:`NoteDecoder.forward` with
+``drop`` set (or ``tokens=None, context=None``) replaces both encodings by zeros, so the
+unconditional path is one network call.
+
+Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from .._validate import check_int, describe
+
+__all__ = ["FiLM", "DecoderLayer", "NoteDecoder", "sinusoidal"]
+
+
+def sinusoidal(n: int, dim: int, *, device: Any = None) -> torch.Tensor:
+    """Fixed sinusoidal position encodings ``(n, dim)`` (Vaswani et al. 2017)."""
+    pos = torch.arange(n, device=device, dtype=torch.float32)[:, None]
+    freq = torch.exp(-math.log(10000.0) * torch.arange(0, dim, 2, device=device).float() / dim)
+    out = torch.zeros(n, dim, device=device)
+    out[:, 0::2] = torch.sin(pos * freq)
+    out[:, 1::2] = torch.cos(pos * freq[: dim // 2])
+    return out
+
+
+class FiLM(nn.Module):
+    """Feature-wise linear modulation (Perez et al. 2018): ``x * (1 + scale) + shift``."""
+
+    def __init__(self, cond_dim: int, dim: int) -> None:
+        super().__init__()
+        self.proj = nn.Linear(cond_dim, 2 * dim)
+        nn.init.zeros_(self.proj.weight)  # starts as the identity
+        nn.init.zeros_(self.proj.bias)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        scale, shift = self.proj(cond)[:, None].chunk(2, dim=-1)
+        return x * (1 + scale) + shift
+
+
+class DecoderLayer(nn.Module):
+    """Self-attention and feed-forward with FiLM on the noise level; cross-attention."""
+
+    def __init__(self, dim: int, heads: int, ff: int, cond_dim: int, dropout: float) -> None:
+        super().__init__()
+        self.norm1, self.film1 = nn.LayerNorm(dim), FiLM(cond_dim, dim)
+        self.self_attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.norm2 = nn.LayerNorm(dim)
+        self.cross_attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.norm3, self.film3 = nn.LayerNorm(dim), FiLM(cond_dim, dim)
+        self.ff = nn.Sequential(
+            nn.Linear(dim, ff), nn.GELU(), nn.Dropout(dropout), nn.Linear(ff, dim)
+        )
+        self.drop = nn.Dropout(dropout)
+
+    def forward(
+        self, x: torch.Tensor, cond: torch.Tensor, memory: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        h = self.film1(self.norm1(x), cond)
+        x = x + self.drop(self.self_attn(h, h, h, need_weights=False)[0])
+        h = self.norm2(x)
+        x = x + self.drop(
+            self.cross_attn(h, memory, memory, key_padding_mask=mask, need_weights=False)[0]
+        )
+        return x + self.drop(self.ff(self.film3(self.norm3(x), cond)))
+
+
+def _encoder(dim: int, heads: int, ff: int, layers: int, dropout: float) -> nn.Module:
+    layer = nn.TransformerEncoderLayer(
+        dim, heads, ff, dropout, activation="gelu", batch_first=True, norm_first=True
+    )
+    return nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(dim), enable_nested_tensor=False)
+
+
+class NoteDecoder(nn.Module):
+    """Notes encoder + context encoder + denoising decoder over mel frames (epsilon output).
+
+    Args:
+        vocab_size: number of token ids (``tl.tokens.Vocabulary().size``).
+        n_mels: mel bands per frame.
+        frames: frames per segment (the decoder's and context's length).
+        dim, heads, ff: transformer width, attention heads, feed-forward width.
+        enc_layers, ctx_layers, dec_layers: depth of the notes encoder, the context encoder,
+            the decoder. ``ctx_layers=0`` builds a model **without a context encoder** (for the
+            ablation): only the notes condition it.
+        dropout: dropout inside the transformers.
+
+    ``forward(x, t, tokens, context, drop=None)``: ``x`` noisy frames ``(B, frames, n_mels)``,
+    ``t`` times in [0, 1] ``(B,)``, ``tokens`` ``(B, L)`` int (0 = padding), ``context``
+    ``(B, frames, n_mels)``; ``drop`` ``(B,)`` bool drops both conditions of those rows.
+
+    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        n_mels: int = 128,
+        frames: int = 64,
+        dim: int = 128,
+        heads: int = 4,
+        ff: int = 512,
+        enc_layers: int = 2,
+        ctx_layers: int = 2,
+        dec_layers: int = 3,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__()
+        self.vocab_size = check_int(vocab_size, "vocab_size", min_value=4)
+        self.n_mels = check_int(n_mels, "n_mels", min_value=1)
+        self.frames = check_int(frames, "frames", min_value=1)
+        self.dim = check_int(dim, "dim", min_value=8)
+        if dim % heads:
+            raise ValueError(f"heads: must divide dim={dim}, got {heads}.")
+        self.has_context = check_int(ctx_layers, "ctx_layers", min_value=0) > 0
+        cond = dim
+        self.token_emb = nn.Embedding(vocab_size, dim, padding_idx=0)
+        self.notes_encoder = _encoder(
+            dim, heads, ff, check_int(enc_layers, "enc_layers", min_value=1), dropout
+        )
+        if self.has_context:
+            self.context_in = nn.Linear(n_mels, dim)
+            self.context_encoder = _encoder(dim, heads, ff, ctx_layers, dropout)
+        self.time_mlp = nn.Sequential(nn.Linear(dim, cond), nn.SiLU(), nn.Linear(cond, cond))
+        self.frames_in = nn.Linear(n_mels, dim)
+        self.layers = nn.ModuleList(
+            DecoderLayer(dim, heads, ff, cond, dropout)
+            for _ in range(check_int(dec_layers, "dec_layers", min_value=1))
+        )
+        self.norm_out = nn.LayerNorm(dim)
+        self.out = nn.Linear(dim, n_mels)
+
+    def num_parameters(self) -> int:
+        """Number of trainable parameters."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    def _pos(self, n: int, device: Any) -> torch.Tensor:
+        return sinusoidal(n, self.dim, device=device)
+
+    def encode(
+        self, tokens: torch.Tensor | None, context: torch.Tensor | None, batch: int, device: Any
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The cross-attention memory ``(B, M, dim)`` and its padding mask (or ``None``)."""
+        if tokens is None and context is None:
+            return torch.zeros(batch, 1, self.dim, device=device), None
+        if tokens is None or (context is None and self.has_context):
+            raise ValueError("tokens, context: give both (conditional) or neither (unconditional).")
+        if tokens.ndim != 2 or tokens.dtype not in (torch.int64, torch.int32):
+            raise ValueError(f"tokens: expected int ids (B, L), got {describe(tokens)}.")
+        if int(tokens.max()) >= self.vocab_size or int(tokens.min()) < 0:
+            raise ValueError(f"tokens: ids must be 0 to {self.vocab_size - 1}.")
+        pad = tokens == 0
+        pad[:, 0] = False  # never mask a whole row (an empty segment still has its tie token)
+        h = self.token_emb(tokens.long()) + self._pos(tokens.shape[1], device)
+        parts = [self.notes_encoder(h, src_key_padding_mask=pad)]
+        masks = [pad]
+        if self.has_context:
+            if context.shape[1:] != (self.frames, self.n_mels):
+                raise ValueError(
+                    f"context: expected (B, {self.frames}, {self.n_mels}), got {describe(context)}."
+                )
+            c = self.context_in(context) + self._pos(self.frames, device)
+            parts.append(self.context_encoder(c))
+            masks.append(torch.zeros(c.shape[:2], dtype=torch.bool, device=device))
+        return torch.cat(parts, 1), torch.cat(masks, 1)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        tokens: torch.Tensor | None = None,
+        context: torch.Tensor | None = None,
+        drop: torch.Tensor | None = None,
+        memory: tuple[torch.Tensor, torch.Tensor | None] | None = None,
+    ) -> torch.Tensor:
+        """Predicted noise ``(B, frames, n_mels)``; ``memory`` reuses :meth:`encode`'s output."""
+        if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[-1] != self.n_mels:
+            raise ValueError(
+                f"x: expected noisy frames (B, frames, {self.n_mels}), got {describe(x)}."
+            )
+        b = x.shape[0]
+        t = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1).expand(b)
+        mem, mask = self.encode(tokens, context, b, x.device) if memory is None else memory
+        if drop is not None:
+            keep = (~drop.to(torch.bool)).to(mem.dtype)[:, None, None]
+            mem = mem * keep
+            if mask is not None:
+                mask = mask & ~drop.to(torch.bool)[:, None]
+        cond = self.time_mlp(sinusoidal_time(t * 1000.0, self.dim))
+        h = self.frames_in(x) + self._pos(x.shape[1], x.device)
+        for layer in self.layers:
+            h = layer(h, cond, mem, mask)
+        return self.out(self.norm_out(h))
+
+
+def sinusoidal_time(t: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal embedding ``(B, dim)`` of continuous times (scaled to 0-1000)."""
+    half = dim // 2
+    freq = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device).float() / half)
+    arg = t.float()[:, None] * freq[None]
+    return torch.cat([torch.sin(arg), torch.cos(arg)], dim=-1)
