@@ -136,27 +136,36 @@ def test_dropping_the_conditions_is_the_unconditional_model(tiny, clips):
     assert not torch.allclose(cond, uncond, atol=1e-3)  # the conditions do change the output
 
 
+def _hand_ddim(net, toks, ctx, noise, w, steps=4):
+    """The DDIM loop written out: eps = u + w (c - u), w = 1 calls only the conditional."""
+    times = torch.linspace(1, 0, steps + 1)
+    lam = tl.schedules.cosine_log_snr(times).float()
+    a, s = torch.sigmoid(lam).sqrt(), torch.sigmoid(-lam).sqrt()
+    z = noise.clone()
+    with torch.no_grad():
+        for i in range(steps):
+            tt = torch.full((len(z),), float(times[i]))
+            eps = net(z, tt, toks, ctx)
+            if w != 1:
+                u = net(z, tt)
+                eps = u + w * (eps - u)
+            x0 = ((z - s[i] * eps) / a[i]).clamp(-1, 1)
+            z = a[i + 1] * x0 + s[i + 1] * (z - a[i] * x0) / s[i]
+    return z.clamp(-1, 1)
+
+
 def test_guidance_one_is_plain_conditional_and_zero_unconditional(tiny, clips):
     _, feats, notes = clips
     toks, ctx = fam.segment_batch(notes[:2], [0, 0]), feats[:2, :64]
     noise = torch.randn(2, 64, 128)
     one = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=1.0, noise=noise)
-    # the same DDIM loop written out, calling the network with its conditions only
-    times = torch.linspace(1, 0, 5)
-    lam = tl.schedules.cosine_log_snr(times).float()
-    a, s = torch.sigmoid(lam).sqrt(), torch.sigmoid(-lam).sqrt()
-    z = noise.clone()
-    with torch.no_grad():
-        for i in range(4):
-            eps = tiny(z, torch.full((2,), float(times[i])), toks, ctx)
-            x0 = ((z - s[i] * eps) / a[i]).clamp(-1, 1)
-            z = a[i + 1] * x0 + s[i + 1] * (z - a[i] * x0) / s[i]
-    torch.testing.assert_close(one, z.clamp(-1, 1))
+    torch.testing.assert_close(one, _hand_ddim(tiny, toks, ctx, noise, 1.0))
+    three = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=3.0, noise=noise)
+    torch.testing.assert_close(three, _hand_ddim(tiny, toks, ctx, noise, 3.0))
+    assert not torch.allclose(three, one)
     zero = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=0.0, noise=noise)
     uncond = fam.sample_segment(tiny, None, None, steps=4, noise=noise)
     torch.testing.assert_close(zero, uncond)
-    three = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=3.0, noise=noise)
-    assert not torch.allclose(three, one)
     anc = fam.sample_segment(tiny, toks, ctx, steps=4, sampler="ancestral", noise=noise)
     assert anc.shape == one.shape and anc.abs().max() <= 1
     with pytest.raises(ValueError, match="guidance"):

@@ -168,6 +168,12 @@ def test_bad_midi_files_fail_clearly(tmp_path):
     with pytest.warns(tk.BadMidiWarning, match="overlapping"):
         got = tk.notes_from_midi(both)
     assert got[:, :2].tolist() == [[0.0, 0.5], [0.5, 1.5]]
+    high = pretty_midi.PrettyMIDI()  # a PrettyMIDI object can hold what a file cannot
+    inst = pretty_midi.Instrument(0)
+    inst.notes.append(pretty_midi.Note(90, 130, 0.0, 1.0))
+    high.instruments.append(inst)
+    with pytest.raises(ValueError, match="pitches must be whole MIDI numbers 0 to 127"):
+        tk.notes_from_midi(high)
     with pytest.raises(TypeError, match="a path, bytes or PrettyMIDI"):
         tk.notes_from_midi(42)
 
