@@ -9,6 +9,7 @@
     tutorial-lib eval --real d --fake samples [--json] # FD / KID beside the real-vs-real floor
     tutorial-lib train --list                          # the registered training recipes
     tutorial-lib train RECIPE --mode book --out runs/x # train like the reference checkpoint
+    torchrun --nproc_per_node=2 -m tutorial_lib train RECIPE --mode fast   # on 2 processes
 
 Also ``python -m tutorial_lib ...``. Every subcommand has ``--help``. Bad input (an unknown
 dataset, model or recipe, a missing folder) prints one message on stderr that lists the valid
@@ -314,7 +315,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
     mode = args.mode or config.mode()
     out = Path(args.out) if args.out else Path("runs") / args.recipe
     path = registry.run_recipe(args.recipe, mode, out, resume=args.resume)
-    print(f"Trained {args.recipe!r} in {mode!r} mode; checkpoint: {path}")
+    from .training import distributed
+
+    rank, world = distributed()
+    if rank == 0:
+        where = f" on {world} processes" if world > 1 else ""
+        print(f"Trained {args.recipe!r} in {mode!r} mode{where}; checkpoint: {path}")
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
     return 0
 
 

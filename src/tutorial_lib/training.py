@@ -11,7 +11,13 @@ handles the rest, the same way everywhere:
 - mixed precision on CUDA GPUs (bfloat16, or float16 with loss scaling); full float32 on a CPU;
 - a progress bar showing the loss (works in notebooks and terminals);
 - periodic checkpoints (safetensors, written atomically) and **exact resume**: a run that is
-  interrupted and resumed ends with bit-identical weights to one that was not (on a CPU).
+  interrupted and resumed ends with bit-identical weights to one that was not (on a CPU);
+- gradient accumulation (``accumulate``: each step's batch in that many micro-batches);
+- **many processes** with PyTorch's own engine: launched by ``torchrun --nproc_per_node=N``,
+  the trainer joins the process group (NCCL on GPUs, gloo on CPUs), wraps the model in
+  ``DistributedDataParallel``, gives each process its share of every batch, and logs and
+  writes files on rank 0 only. The batch a ``batches`` function returns is the *global*
+  batch; with N processes each computes the gradient of 1/N of it and DDP averages them.
 
 How exact resume works: each step ``k`` starts by seeding Python's ``random``, NumPy and torch
 from ``(seed, k)``. Everything random in a step (the batch, the noise, the diffusion time,
@@ -57,6 +63,8 @@ from ._validate import check_choice, check_int, check_number, describe
 __all__ = [
     "History",
     "Trainer",
+    "distributed",
+    "init_distributed",
     "latest_checkpoint",
     "random_batches",
     "measure_step_memory",
@@ -311,6 +319,90 @@ def _check_loss(loss: Any, step: int) -> float:
 
 
 # --------------------------------------------------------------------------------------------
+# Many processes (torchrun)
+# --------------------------------------------------------------------------------------------
+
+
+def distributed() -> tuple[int, int]:
+    """``(rank, world_size)`` of this process: ``(0, 1)`` unless a process group is running.
+
+    Introduced in: book/00_intro/how_this_book_works.md
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def init_distributed() -> tuple[int, int]:
+    """Join the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1 in the
+    environment); ``(rank, world_size)``. NCCL when CUDA GPUs are there, gloo otherwise.
+    A single process (no ``torchrun``) gets ``(0, 1)`` and nothing changes.
+
+    Introduced in: book/00_intro/how_this_book_works.md
+    """
+    import torch
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and dist.is_available() and not dist.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend=backend)
+    return distributed()
+
+
+def _barrier() -> None:
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def _shard(batch: Any, rank: int, world: int, what: str = "batch") -> Any:
+    """This rank's contiguous share of a batch (tensors split along dim 0; dicts and
+    sequences recursively; anything else passed unchanged)."""
+    import torch
+
+    if world == 1:
+        return batch
+    if torch.is_tensor(batch):
+        n = batch.shape[0] if batch.ndim else 0
+        if n == 0 or n % world:
+            raise ValueError(
+                f"{what}: {n} items cannot be split evenly over {world} processes. Fix: a batch "
+                f"size that is a multiple of the number of processes (torchrun --nproc_per_node)."
+            )
+        k = n // world
+        return batch[rank * k : (rank + 1) * k]
+    if isinstance(batch, Mapping):
+        return {key: _shard(v, rank, world, what) for key, v in batch.items()}
+    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
+        return type(batch)(*(_shard(v, rank, world, what) for v in batch))
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_shard(v, rank, world, what) for v in batch)
+    return batch
+
+
+def _wrap_ddp(model: Any, device: Any) -> Any:
+    """``DistributedDataParallel`` around ``model`` that still answers the model's own
+    attributes (``net.has_context``), so loss functions work unchanged."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    class _DDP(DistributedDataParallel):
+        def __getattr__(self, name: str) -> Any:
+            try:
+                return super().__getattr__(name)
+            except AttributeError:
+                return getattr(self.module, name)
+
+    ids = [device.index if device.index is not None else 0] if device.type == "cuda" else None
+    return _DDP(model, device_ids=ids, find_unused_parameters=True)
+
+
+# --------------------------------------------------------------------------------------------
 # Trainer
 # --------------------------------------------------------------------------------------------
 
@@ -349,6 +441,14 @@ class Trainer:
         seed: the run's seed (0 to 2**32 - 1); step ``k`` is seeded from ``(seed, k)``.
         progress: show a progress bar with the loss.
         log_every: update the bar's loss (mean over the last ``log_every`` steps) this often.
+        accumulate: split each step's batch into this many micro-batches and add their
+            gradients before the optimiser step (same result, less memory per forward).
+
+    Launched by ``torchrun --nproc_per_node=N``, the trainer joins the process group
+    (:func:`init_distributed`), trains a ``DistributedDataParallel`` copy of the model on
+    its share of each batch, averages the logged loss over the processes and writes
+    checkpoints and exports from rank 0 only. The global batch must divide by ``N *
+    accumulate``. Every process holds the same weights after every step.
 
     Attributes:
         model, ema_model (``None`` without EMA), optimizer, history (:class:`History`),
@@ -379,6 +479,7 @@ class Trainer:
         seed: int = 0,
         progress: bool = True,
         log_every: int = 10,
+        accumulate: int = 1,
     ) -> None:
         import torch
 
@@ -422,6 +523,8 @@ class Trainer:
             raise TypeError(f"progress: expected True or False, got {describe(progress)}.")
         self.progress = progress
         self.log_every = check_int(log_every, "log_every", min_value=1)
+        self.accumulate = check_int(accumulate, "accumulate", min_value=1)
+        self.rank, self.world_size = init_distributed()
         self.ckpt_dir = None if ckpt_dir is None else checkpoints._as_path(ckpt_dir, "ckpt_dir")
         self.ckpt_every = (
             None if ckpt_every is None else check_int(ckpt_every, "ckpt_every", min_value=1)
@@ -441,7 +544,9 @@ class Trainer:
             config = dict(config)
         self.config: dict[str, Any] | None = config
 
-        if device is None:
+        if device is None and self.world_size > 1 and torch.cuda.is_available():
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        elif device is None:
             first = next(model.parameters(), None)
             self.device = first.device if first is not None else torch.device("cpu")
         else:
@@ -464,6 +569,8 @@ class Trainer:
             )
         self.amp_dtype = self._resolve_amp(amp)
         self.loss_fn = loss_fn
+        # what the loss sees: the model itself, or its DistributedDataParallel wrapper
+        self.net = _wrap_ddp(self.model, self.device) if self.world_size > 1 else self.model
         self.optimizer = torch.optim.AdamW(self._params, lr=self.lr, weight_decay=self.weight_decay)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.ema_model = None
@@ -536,6 +643,8 @@ class Trainer:
             "warmup_steps": self.warmup_steps,
             "seed": self.seed,
             "amp": None if self.amp_dtype is None else str(self.amp_dtype).replace("torch.", ""),
+            "accumulate": self.accumulate,
+            "world_size": self.world_size,
         }
 
     def __repr__(self) -> str:
@@ -579,8 +688,11 @@ class Trainer:
         elif self.ckpt_dir is not None and self.step == 0:
             found = _checkpoint_files(self.ckpt_dir)
             if found and overwrite:
-                for _, p in found:
-                    p.unlink()
+                _barrier()  # every process has looked before rank 0 deletes
+                if self.rank == 0:
+                    for _, p in found:
+                        p.unlink(missing_ok=True)
+                _barrier()
             elif found:
                 raise FileExistsError(
                     f"ckpt_dir: {str(self.ckpt_dir)!r} already holds checkpoints of an earlier run "
@@ -596,7 +708,7 @@ class Trainer:
             total=self.max_steps,
             leave=True,
             initial=self.step,
-            disable=not self.progress,
+            disable=not self.progress or self.rank != 0,
             desc="training",
             unit="step",
             dynamic_ncols=True,
@@ -622,32 +734,55 @@ class Trainer:
         return self.history
 
     def _train_step(self, start: float) -> float:
+        import contextlib
+
         import torch
 
         k = self.step
         _seed_all(_step_seed(self.seed, k))
         batch = self._source.next(k, lambda: _seed_all(_step_seed(self.seed, k)))
-        batch = _to_device(batch, self.device)
+        batch = _to_device(_shard(batch, self.rank, self.world_size), self.device)
+        if self.world_size > 1:  # each process draws its own noise and times for its share
+            _seed_all(_step_seed(self.seed, k) ^ (0x9E3779B9 * (self.rank + 1) & 0xFFFFFFFF))
         lr = self.lr_at(k)
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.zero_grad(set_to_none=True)
-        with torch.autocast(
-            device_type=self.device.type,
-            dtype=self.amp_dtype or torch.float32,
-            enabled=self.amp_dtype is not None,
-        ):
-            loss = self.loss_fn(self.model, batch)
-        value = _check_loss(loss, k)
+        micro = _shard(batch, 0, 1) if self.accumulate == 1 else None
+        parts = [micro] if micro is not None else [
+            _shard(batch, i, self.accumulate, "batch (gradient accumulation)")
+            for i in range(self.accumulate)
+        ]  # fmt: skip
+        value = 0.0
+        for i, part in enumerate(parts):
+            sync = i == len(parts) - 1 or self.net is self.model
+            ctx = contextlib.nullcontext() if sync else self.net.no_sync()
+            with ctx:
+                with torch.autocast(
+                    device_type=self.device.type,
+                    dtype=self.amp_dtype or torch.float32,
+                    enabled=self.amp_dtype is not None,
+                ):
+                    loss = self.loss_fn(self.net, part)
+                value += _check_loss(loss, k) / len(parts)
+                loss = loss / len(parts) if len(parts) > 1 else loss
+                if self.scaler is not None:
+                    self.scaler.scale(loss).backward()
+                else:
+                    loss.backward()
+        if self.world_size > 1:  # the logged loss: the mean over the processes
+            import torch.distributed as dist
+
+            mean = torch.tensor([value], dtype=torch.float64, device=self.device)
+            dist.all_reduce(mean)
+            value = float(mean) / self.world_size
         max_norm = self.grad_clip if self.grad_clip is not None else math.inf
         if self.scaler is not None:
-            self.scaler.scale(loss).backward()
             self.scaler.unscale_(self.optimizer)
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self._params, max_norm))
             self.scaler.step(self.optimizer)  # skips the step if the gradients overflowed
             self.scaler.update()
         else:
-            loss.backward()
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self._params, max_norm))
             if not math.isfinite(grad_norm):
                 raise FloatingPointError(
@@ -692,6 +827,9 @@ class Trainer:
             if self.ckpt_dir is None:
                 raise ValueError("path: no path given and ckpt_dir is None. Fix: pass a path.")
             path = self.ckpt_dir / f"step_{self.step:08d}.safetensors"
+        if self.rank != 0:  # one writer; the others wait until the file is complete
+            _barrier()
+            return Path(path)
         tensors: dict[str, Any] = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         if self.ema_model is not None:
             tensors.update({f"ema.{k}": v for k, v in self.ema_model.state_dict().items()})
@@ -719,6 +857,8 @@ class Trainer:
         if self.keep is not None and self.ckpt_dir is not None and path.parent == self.ckpt_dir:
             for _, old in _checkpoint_files(self.ckpt_dir)[: -self.keep]:
                 old.unlink(missing_ok=True)
+        if self.world_size > 1:
+            _barrier()
         return path
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
@@ -832,7 +972,13 @@ class Trainer:
             **dict(metadata or {}),
         }
         source = self.ema_model if ema else self.model
-        return checkpoints.save(path, source, config=self.config, metadata=meta, dtype=dtype)
+        if self.rank != 0:  # rank 0 writes; the others wait for it
+            _barrier()
+            return Path(path)
+        out = checkpoints.save(path, source, config=self.config, metadata=meta, dtype=dtype)
+        if self.world_size > 1:
+            _barrier()
+        return out
 
 
 # --------------------------------------------------------------------------------------------
