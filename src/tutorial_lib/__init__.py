@@ -10,7 +10,7 @@ Use it with one alias, so a reader always sees where a name lives::
 Topic modules (imported on first use, so ``import tutorial_lib`` does no work):
 ``audio``, ``plotting``, ``widgets``, ``schedules``, ``objectives``, ``samplers``,
 ``vdiffusion``, ``models``, ``families``, ``training``, ``checkpoints``, ``registry``,
-``data``, ``mel``, ``codecs``, ``metrics``, ``exercises``, ``cli``.
+``data``, ``mel``, ``codecs``, ``metrics``, ``tokens``, ``diagnostics``, ``exercises``, ``cli``.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ _SUBMODULES = (
     "codecs",
     "config",
     "data",
+    "diagnostics",
     "exercises",
     "families",
     "mel",
@@ -49,6 +50,7 @@ _SUBMODULES = (
     "registry",
     "samplers",
     "schedules",
+    "tokens",
     "training",
     "vdiffusion",
     "widgets",
