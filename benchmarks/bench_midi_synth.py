@@ -11,7 +11,9 @@ accuracy, error just after segment boundaries):
 - the ablations, cheapest first: ``shuffled`` (every clip gets another clip's notes),
   ``guidance`` 0 / 1 / 2 / 3 / 5, ``context_masked`` (silence as context), ``context_truth``
   (the real previous segment: an upper bound for the context), ``steps`` 10 / 25 / 50 / 100,
-  ``no_context`` (the model trained without a context encoder);
+  ``no_context`` (the model trained without a context encoder), ``sampler_ddim`` (DDIM, eta
+  0, instead of the ancestral sampler) and, with ``--baseline``, ``no_event_times`` (a model
+  whose tokens carry sequence positions only, as the original's);
 - ``transposed``: the notes moved up 5 semitones, scored against the SoundFont render of the
   transposed notes and, for pitch, against the original notes;
 - costs: a training step at the recipe's batch, one segment's sampling time, the real-time
@@ -36,7 +38,9 @@ from pathlib import Path
 from typing import Any
 
 
-def measure(tl: Any, weights: Path, n: int, seed: int = 0) -> dict[str, Any]:
+def measure(
+    tl: Any, weights: Path, n: int, seed: int = 0, baseline: Path | None = None
+) -> dict[str, Any]:
     import torch
 
     fam = tl.families.midi_synth
@@ -76,6 +80,13 @@ def measure(tl: Any, weights: Path, n: int, seed: int = 0) -> dict[str, Any]:
     out["steps"] = {str(k): (out["model"] if k == fam.SAMPLING["steps"] else run(f"steps={k}", steps=k))
                     for k in (10, 25, 50, 100)}  # fmt: skip
     out["no_context"] = run("no context", model=nets["midi-synth-nocontext"])
+    out["sampler_ddim"] = run("DDIM", sampler="ddim")
+    if baseline is not None:  # the same model without event-time positions (not shipped)
+        state, config, meta = tl.checkpoints.load(baseline)
+        base = fam.build(config)
+        tl.checkpoints.load_into(base, baseline, config=config)
+        out["no_event_times"] = run("no event-time positions", model=base.float().eval())
+        out["no_event_times_steps"] = int(meta["steps"])
 
     # transposition: +5 semitones, against the SoundFont's render of the transposed notes
     up = [tk.transpose(q, 5) for q in notes]
@@ -128,12 +139,14 @@ def main() -> None:
                         help="folder with midi-synth.safetensors and midi-synth-nocontext.safetensors")  # fmt: skip
     parser.add_argument("--n", type=int, default=32, help="held-out clips")
     parser.add_argument("--out", type=Path, default=None, help="write the numbers as JSON here")
+    parser.add_argument("--baseline", type=Path, default=None,
+                        help="a midi-synth checkpoint trained without event-time positions")  # fmt: skip
     parser.add_argument("--register", action="store_true",
                         help="add both checkpoints to the package with these numbers")  # fmt: skip
     args = parser.parse_args()
     tl.setup(seed=0)
     t0 = time.perf_counter()
-    numbers = measure(tl, args.weights, args.n)
+    numbers = measure(tl, args.weights, args.n, baseline=args.baseline)
     numbers["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(numbers, indent=1))
     if args.out is not None:

@@ -123,6 +123,19 @@ def test_note_decoder_shapes_and_bad_inputs(tiny, clips):
     assert not hasattr(no_ctx, "context_encoder")
 
 
+def test_tokens_carry_their_event_time(tiny):
+    v = fam.VOCAB
+    toks = torch.tensor([[v.token("program", 0), v.token("pitch", 60), v.token("tie"),
+                          v.token("shift", 10), v.token("velocity", 3), v.token("pitch", 62),
+                          v.token("shift", 33), v.token("pitch", 64), v.EOS, v.PAD]])  # fmt: skip
+    times = tiny.event_times(toks)[0].tolist()
+    assert times == [0, 0, 0, 5, 5, 5, 16.5, 16.5, 16.5, 16.5]  # shift steps / 2 = frames
+    plain = NoteDecoder(**{**fam.CONFIG, "dim": 32, "ff": 64, "enc_layers": 1, "ctx_layers": 1,
+                           "dec_layers": 1, "time_tokens": None}).eval()  # fmt: skip
+    assert plain.time_tokens is None and plain(torch.zeros(1, 64, 128), torch.rand(1), toks,
+                                               torch.zeros(1, 64, 128)).shape == (1, 64, 128)  # fmt: skip
+
+
 def test_dropping_the_conditions_is_the_unconditional_model(tiny, clips):
     _, feats, notes = clips
     toks = fam.segment_batch(notes[:4], [0, 0, 64, 64])
@@ -158,13 +171,13 @@ def test_guidance_one_is_plain_conditional_and_zero_unconditional(tiny, clips):
     _, feats, notes = clips
     toks, ctx = fam.segment_batch(notes[:2], [0, 0]), feats[:2, :64]
     noise = torch.randn(2, 64, 128)
-    one = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=1.0, noise=noise)
+    one = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=1.0, noise=noise, sampler="ddim")
     torch.testing.assert_close(one, _hand_ddim(tiny, toks, ctx, noise, 1.0))
-    three = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=3.0, noise=noise)
+    three = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=3.0, noise=noise, sampler="ddim")
     torch.testing.assert_close(three, _hand_ddim(tiny, toks, ctx, noise, 3.0))
     assert not torch.allclose(three, one)
-    zero = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=0.0, noise=noise)
-    uncond = fam.sample_segment(tiny, None, None, steps=4, noise=noise)
+    zero = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=0.0, noise=noise, sampler="ddim")
+    uncond = fam.sample_segment(tiny, None, None, steps=4, noise=noise, sampler="ddim")
     torch.testing.assert_close(zero, uncond)
     anc = fam.sample_segment(tiny, toks, ctx, steps=4, sampler="ancestral", noise=noise)
     assert anc.shape == one.shape and anc.abs().max() <= 1

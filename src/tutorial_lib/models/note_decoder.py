@@ -29,16 +29,21 @@ from torch import nn
 
 from .._validate import check_int, describe
 
-__all__ = ["FiLM", "DecoderLayer", "NoteDecoder", "sinusoidal"]
+__all__ = ["FiLM", "DecoderLayer", "NoteDecoder", "sinusoidal", "sinusoidal_at"]
 
 
 def sinusoidal(n: int, dim: int, *, device: Any = None) -> torch.Tensor:
     """Fixed sinusoidal position encodings ``(n, dim)`` (Vaswani et al. 2017)."""
-    pos = torch.arange(n, device=device, dtype=torch.float32)[:, None]
-    freq = torch.exp(-math.log(10000.0) * torch.arange(0, dim, 2, device=device).float() / dim)
-    out = torch.zeros(n, dim, device=device)
-    out[:, 0::2] = torch.sin(pos * freq)
-    out[:, 1::2] = torch.cos(pos * freq[: dim // 2])
+    return sinusoidal_at(torch.arange(n, device=device, dtype=torch.float32), dim)
+
+
+def sinusoidal_at(pos: torch.Tensor, dim: int) -> torch.Tensor:
+    """Sinusoidal encodings of real-valued positions: ``(...,) -> (..., dim)``."""
+    freq = torch.exp(-math.log(10000.0) * torch.arange(0, dim, 2, device=pos.device).float() / dim)
+    arg = pos.float()[..., None] * freq
+    out = torch.zeros(*pos.shape, dim, device=pos.device)
+    out[..., 0::2] = torch.sin(arg)
+    out[..., 1::2] = torch.cos(arg[..., : dim // 2])
     return out
 
 
@@ -102,6 +107,14 @@ class NoteDecoder(nn.Module):
             the decoder. ``ctx_layers=0`` builds a model **without a context encoder** (for the
             ablation): only the notes condition it.
         dropout: dropout inside the transformers.
+        time_tokens: ``(first id, count)`` of the ``shift`` tokens
+            (``Vocabulary().ranges["shift"]``), or ``None``. When given, every token also gets
+            the sinusoidal encoding of its *event time* (the last shift before it, in frames:
+            shift steps / ``steps_per_frame``), the same encoding the decoder's frames get for
+            their position, so cross-attention can match a frame to the notes at its time.
+            The original relies on sequence positions alone; on a CPU budget this alignment
+            is what lets the model learn timing (measured in chapter 6).
+        steps_per_frame: shift steps per frame (10 ms steps, 20 ms frames: 2).
 
     ``forward(x, t, tokens, context, drop=None)``: ``x`` noisy frames ``(B, frames, n_mels)``,
     ``t`` times in [0, 1] ``(B,)``, ``tokens`` ``(B, L)`` int (0 = padding), ``context``
@@ -122,6 +135,8 @@ class NoteDecoder(nn.Module):
         ctx_layers: int = 2,
         dec_layers: int = 3,
         dropout: float = 0.1,
+        time_tokens: tuple[int, int] | list[int] | None = None,
+        steps_per_frame: float = 2.0,
     ) -> None:
         super().__init__()
         self.vocab_size = check_int(vocab_size, "vocab_size", min_value=4)
@@ -131,6 +146,8 @@ class NoteDecoder(nn.Module):
         if dim % heads:
             raise ValueError(f"heads: must divide dim={dim}, got {heads}.")
         self.has_context = check_int(ctx_layers, "ctx_layers", min_value=0) > 0
+        self.time_tokens = None if time_tokens is None else (int(time_tokens[0]), int(time_tokens[1]))
+        self.steps_per_frame = float(steps_per_frame)
         cond = dim
         self.token_emb = nn.Embedding(vocab_size, dim, padding_idx=0)
         self.notes_encoder = _encoder(
@@ -155,6 +172,14 @@ class NoteDecoder(nn.Module):
     def _pos(self, n: int, device: Any) -> torch.Tensor:
         return sinusoidal(n, self.dim, device=device)
 
+    def event_times(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The time of each token in frames: the value of the last ``shift`` token before it
+        (0 in the tie section), divided by ``steps_per_frame``; ``(B, L)`` float."""
+        first, count = self.time_tokens or (0, 0)
+        is_shift = (tokens >= first) & (tokens < first + count)
+        value = torch.where(is_shift, tokens - first, torch.zeros_like(tokens))
+        return torch.cummax(value, dim=1).values.float() / self.steps_per_frame
+
     def encode(
         self, tokens: torch.Tensor | None, context: torch.Tensor | None, batch: int, device: Any
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -170,6 +195,8 @@ class NoteDecoder(nn.Module):
         pad = tokens == 0
         pad[:, 0] = False  # never mask a whole row (an empty segment still has its tie token)
         h = self.token_emb(tokens.long()) + self._pos(tokens.shape[1], device)
+        if self.time_tokens is not None:
+            h = h + sinusoidal_at(self.event_times(tokens), self.dim)
         parts = [self.notes_encoder(h, src_key_padding_mask=pad)]
         masks = [pad]
         if self.has_context:
