@@ -287,6 +287,6 @@ def test_reference_follows_the_notes_and_the_registry_samples_it():
         assert key in m, key
     # the chapter's claims: the notes matter (shuffled falls to chance), the trackers'
     # ceiling is above the model
-    assert m["model"]["retrieval"] > 3 * m["shuffled"]["retrieval"]
+    assert m["model"]["retrieval"] > 2 * m["shuffled"]["retrieval"]
     assert m["model"]["mel_l1"] < m["shuffled"]["mel_l1"]
     assert m["ceiling"]["onset_f1"] >= m["model"]["onset_f1"]

@@ -112,8 +112,8 @@ class NoteDecoder(nn.Module):
             the sinusoidal encoding of its *event time* (the last shift before it, in frames:
             shift steps / ``steps_per_frame``), the same encoding the decoder's frames get for
             their position, so cross-attention can match a frame to the notes at its time.
-            The original relies on sequence positions alone; on a CPU budget this alignment
-            is what lets the model learn timing (measured in chapter 6).
+            The original relies on sequence positions alone; chapter 6 measures both (at its
+            CPU budgets the original's choice scored better).
         steps_per_frame: shift steps per frame (10 ms steps, 20 ms frames: 2).
 
     ``forward(x, t, tokens, context, drop=None)``: ``x`` noisy frames ``(B, frames, n_mels)``,
@@ -146,7 +146,9 @@ class NoteDecoder(nn.Module):
         if dim % heads:
             raise ValueError(f"heads: must divide dim={dim}, got {heads}.")
         self.has_context = check_int(ctx_layers, "ctx_layers", min_value=0) > 0
-        self.time_tokens = None if time_tokens is None else (int(time_tokens[0]), int(time_tokens[1]))
+        self.time_tokens = (
+            None if time_tokens is None else (int(time_tokens[0]), int(time_tokens[1]))
+        )
         self.steps_per_frame = float(steps_per_frame)
         cond = dim
         self.token_emb = nn.Embedding(vocab_size, dim, padding_idx=0)
