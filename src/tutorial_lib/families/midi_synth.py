@@ -185,11 +185,12 @@ def features(audio: Any) -> Any:
 
 
 def to_audio(feats: Any, *, n_iter: int = 32, seed: int = 0) -> Any:
-    """Features ``(B, frames, 128)`` -> audio ``(B, 1, frames * 320)`` (Griffin-Lim).
+    """Features ``(B, frames, 128)`` -> audio ``(B, 1, frames * 320)`` (Griffin-Lim), clipped
+    to [-1, 1] (Griffin-Lim's phase can push a few samples of a loud clip just past full scale).
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
-    return mel_frames().to_audio(feats, n_iter=n_iter, seed=seed)[:, None]
+    return mel_frames().to_audio(feats, n_iter=n_iter, seed=seed)[:, None].clamp(-1.0, 1.0)
 
 
 def programs_of(ds: Any, i: int) -> dict[str, int]:
