@@ -211,6 +211,38 @@ def spectrogram(
     return ax
 
 
+def _mel_axes(
+    ax: Any,
+    mesh: Any,
+    t_edges: np.ndarray,
+    f_edges: np.ndarray,
+    scale: tuple[Any, Any],
+    ticks: list[float],
+    cbar_label: str,
+    *,
+    colorbar: bool,
+    title: str | None,
+) -> Any:
+    """The axes of a mel picture: a mel-scaled frequency axis with ticks in Hz, time in s."""
+    from matplotlib.ticker import FixedLocator, ScalarFormatter
+
+    ax.set_yscale("function", functions=scale)
+    ax.yaxis.set_major_locator(FixedLocator(ticks))
+    ax.yaxis.set_major_formatter(ScalarFormatter())
+    ax.yaxis.set_minor_locator(FixedLocator([]))
+    ax.set_ylim(f_edges[0], f_edges[-1])
+    ax.set_xlim(t_edges[0], t_edges[-1])
+    ax.grid(False)
+    ax.set_xlabel("Time (s)")
+    ax.set_ylabel("Frequency (Hz, mel scale)")
+    if colorbar:
+        cbar = ax.figure.colorbar(mesh, ax=ax, format="%.0f")
+        cbar.set_label(cbar_label)
+    if title is not None:
+        ax.set_title(title)
+    return ax
+
+
 def mel_image(
     image: Any,
     sr: int,
@@ -257,24 +289,10 @@ def mel_image(
     t_edges = np.arange(frames + 1) * hop_length / sr
     mesh = ax.pcolormesh(t_edges, f_edges, db, shading="flat", vmin=-top_db, vmax=0,
                          rasterized=True)  # fmt: skip
-    from matplotlib.ticker import FixedLocator, ScalarFormatter
-
-    ax.set_yscale("function", functions=(audio.hz_to_mel, audio.mel_to_hz))
     ticks = [0, 250, 500, 1000, 2000, 4000, 8000, 16000]
-    ax.yaxis.set_major_locator(FixedLocator([f for f in ticks if f <= f_edges[-1]]))
-    ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_locator(FixedLocator([]))
-    ax.set_ylim(f_edges[0], f_edges[-1])
-    ax.set_xlim(t_edges[0], t_edges[-1])
-    ax.grid(False)
-    ax.set_xlabel("Time (s)")
-    ax.set_ylabel("Frequency (Hz, mel scale)")
-    if colorbar:
-        cbar = ax.figure.colorbar(mesh, ax=ax, format="%.0f")
-        cbar.set_label("dB re the loudest bin")
-    if title is not None:
-        ax.set_title(title)
-    return ax
+    return _mel_axes(ax, mesh, t_edges, f_edges, (audio.hz_to_mel, audio.mel_to_hz),
+                     [f for f in ticks if f <= f_edges[-1]], "dB re the loudest bin",
+                     colorbar=colorbar, title=title)  # fmt: skip
 
 
 def mel_frames(
@@ -319,27 +337,13 @@ def mel_frames(
     ax = _get_ax(ax)
     mesh = ax.pcolormesh(t_edges, f_edges, db.T, shading="flat", vmin=lo * 20 / np.log(10),
                          vmax=top * 20 / np.log(10), rasterized=True)  # fmt: skip
-    from matplotlib.ticker import FixedLocator, ScalarFormatter
-
-    ax.set_yscale("function", functions=(lambda f: audio.hz_to_mel(f, htk=True),
-                                         lambda m: audio.mel_to_hz(m, htk=True)))  # fmt: skip
-    ticks = [0, 250, 500, 1000, 2000, 4000, 8000]
-    ax.yaxis.set_major_locator(FixedLocator([f for f in ticks if f_edges[0] <= f <= f_edges[-1]]))
-    ax.yaxis.set_major_formatter(ScalarFormatter())
-    ax.yaxis.set_minor_locator(FixedLocator([]))
-    ax.set_ylim(f_edges[0], f_edges[-1])
-    ax.set_xlim(t_edges[0], t_edges[-1])
-    ax.grid(False)
     for b in [] if boundaries is None else list(boundaries):
         ax.axvline(float(b), color="w", ls="--", lw=1)
-    ax.set_xlabel("Time (s)")
-    ax.set_ylabel("Frequency (Hz, mel scale)")
-    if colorbar:
-        cbar = ax.figure.colorbar(mesh, ax=ax, format="%.0f")
-        cbar.set_label("mel magnitude (dB)")
-    if title is not None:
-        ax.set_title(title)
-    return ax
+    ticks = [0, 250, 500, 1000, 2000, 4000, 8000]
+    scale = (lambda f: audio.hz_to_mel(f, htk=True), lambda m: audio.mel_to_hz(m, htk=True))
+    return _mel_axes(ax, mesh, t_edges, f_edges, scale,
+                     [f for f in ticks if f_edges[0] <= f <= f_edges[-1]], "mel magnitude (dB)",
+                     colorbar=colorbar, title=title)  # fmt: skip
 
 
 def piano_roll(

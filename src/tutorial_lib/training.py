@@ -748,11 +748,10 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.zero_grad(set_to_none=True)
-        micro = _shard(batch, 0, 1) if self.accumulate == 1 else None
-        parts = [micro] if micro is not None else [
+        parts = [
             _shard(batch, i, self.accumulate, "batch (gradient accumulation)")
             for i in range(self.accumulate)
-        ]  # fmt: skip
+        ]  # one part, the batch itself, without accumulation
         value = 0.0
         for i, part in enumerate(parts):
             sync = i == len(parts) - 1 or self.net is self.model
