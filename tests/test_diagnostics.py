@@ -3,11 +3,16 @@ the memory autograd keeps."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
 import tutorial_lib as tl
 from tutorial_lib import diagnostics as dg
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_check_data_finds_each_fault_and_passes_good_data():
@@ -77,3 +82,22 @@ def test_loss_by_noise_level_and_autograd_bytes():
     with torch.no_grad():
         _, without = dg.autograd_bytes(two_steps)
     assert with_grad > 1_000_000 and without == 0
+
+
+def test_measured_autograd_memory_of_chapter_3s_sampler():
+    """The figures chapter 7 prints (benchmarks/bench_autograd_memory.py, stored as
+    drums-unet's 'autograd_memory' metric and in benchmarks/autograd_memory.json): with
+    autograd on, the peak grows with the steps and the output keeps a graph; the library's
+    sampler (no_grad) keeps none and needs a small fraction of the memory."""
+    stored = tl.checkpoints.reference("drums-unet").metric["autograd_memory"]
+    bench = json.loads((ROOT / "benchmarks" / "autograd_memory.json").read_text())
+    assert stored["rows"] == bench["rows"], "registry and JSON differ: rerun with --register"
+    rows = stored["rows"]
+    off = [r for r in rows if not r["autograd"]]
+    on = sorted((r for r in rows if r["autograd"]), key=lambda r: r["steps"])
+    assert len(off) == 1 and not off[0]["output_keeps_graph"] and len(on) >= 3
+    assert all(r["output_keeps_graph"] for r in on)
+    peaks = [r["peak_memory_mib"] for r in on]
+    assert peaks == sorted(peaks) and peaks[-1] > 2 * peaks[0]
+    same = [r for r in on if r["steps"] == off[0]["steps"]]
+    assert same and same[0]["peak_memory_mib"] > 5 * off[0]["peak_memory_mib"]

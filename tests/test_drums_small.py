@@ -16,7 +16,8 @@ def test_constants_and_build():
     assert isinstance(net, tl.models.SmallConv1d) and net.config == ds.CONFIG
     assert ds.LENGTH % net.hop == 0
     assert 2 * sum(p.numel() for p in net.parameters()) < 2_000_000  # float16 under 2 MB
-    assert [ds.objective_of(n) for n in ds.CHECKPOINTS] == list(ds.OBJECTIVES)
+    assert [ds.objective_of(n) for n in ds.CHECKPOINTS] == [*ds.OBJECTIVES, "ddpm"]
+    assert ds.CHECKPOINTS[-1] == ds.MEMORISED
     assert ds.alpha_bars().shape == (1000,)
     with pytest.raises(ValueError, match="unknown value 'drums-small-x'"):
         ds.objective_of("drums-small-x")
@@ -25,6 +26,13 @@ def test_constants_and_build():
 def test_settings_by_mode():
     fast, full = ds.train_settings("fast"), ds.train_settings("full")
     assert fast["max_steps"] < full["max_steps"] and full["n_train"] == ds.N_TRAIN
+    memo = ds.train_settings("book", ds.MEMORISED)
+    assert memo["n_train"] == ds.N_MEMORISED and memo["max_steps"] == ds.MEMORISED_STEPS
+    assert {k: v for k, v in memo.items() if k not in ("n_train", "max_steps", "warmup_steps")} == {
+        k: v for k, v in full.items() if k not in ("n_train", "max_steps", "warmup_steps")
+    }
+    with pytest.raises(ValueError, match="unknown value 'drums-small-x'"):
+        ds.train_settings("book", "drums-small-x")
     with pytest.raises(ValueError, match="unknown value 'slow'"):
         ds.train_settings("slow")
 
@@ -69,6 +77,7 @@ def test_recipe_writes_both_checkpoints_reproducibly(tmp_path):
         b, _, _ = ck.load(tmp_path / "b" / f"{name}.safetensors")
         assert all(torch.equal(a[k], b[k]) for k in a), name
         assert meta["objective"] == ds.objective_of(name)
+        assert meta["n_train"] == ds.train_settings("fast", name)["n_train"]
         m = ds.train_model(ds.build(), name, "fast").state_dict()
         assert all(torch.equal(m[k].half(), a[k]) for k in a), name
 
@@ -81,3 +90,16 @@ def test_evaluate_scores_and_checks():
     assert r["fd"] > 0 and r["fd_floor"] > 0
     with pytest.raises(ValueError, match="objective"):
         ds.evaluate({"reference": ref}, objective="vp", n=4)
+
+
+def test_the_memorising_model_copies_its_training_clips():
+    """The shipped drums-small-memorised copies its 4 clips (waveform space), the reference
+    copies none of them; chapter 7 shows both."""
+    few = ds.dataset(ds.N_MEMORISED).tensors()
+    real = ds.dataset(8, "test").tensors()
+    memo, _ = ds.sample(8, seed=0, name=ds.MEMORISED)
+    ref, _ = ds.sample(8, seed=0, name="drums-small-ddpm")
+    caught = tl.metrics.memorisation_check(memo, few, real=real, sr=ds.SR, space="waveform")
+    honest = tl.metrics.memorisation_check(ref, few, real=real, sr=ds.SR, space="waveform")
+    assert caught.fraction_suspect >= 0.25 and caught.fake_distances.min() < 0.1
+    assert honest.fraction_suspect == 0 and honest.fake_distances.min() > 0.5

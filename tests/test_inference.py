@@ -1,7 +1,8 @@
 """Inference never keeps an autograd graph: every sampling, evaluation and embedding path.
 
-Sampling 8 clips for 30 steps with autograd on held about 12 GB (issue: `make book` killed on
-a 24 GB machine); inside ``torch.no_grad()`` it needs about 0.4 GB. These tests fail when a
+Sampling 8 clips for 30 steps with autograd on peaks at about 18 GiB (measured by
+benchmarks/bench_autograd_memory.py; the issue: `make book` killed on a 24 GB machine);
+inside ``torch.no_grad()`` the whole process needs about 0.3 GiB. These tests fail when a
 path loses its ``no_grad``: the returned tensors would carry a ``grad_fn``, and the memory
 test's growth would be several times its bound.
 """

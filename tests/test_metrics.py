@@ -176,6 +176,29 @@ def test_memorisation_check_flags_copies_not_new_clips(drum_sets):
     assert emb.fraction_suspect < 0.25
 
 
+def test_memorisation_check_in_waveform_space(drum_sets):
+    """space='waveform': 1 - cosine similarity to the nearest training clip, checked by hand
+    with numpy; a quieter copy with hiss is still a copy; new real clips are not suspects."""
+    train, valid, test = drum_sets
+    honest = M.memorisation_check(test, train, real=valid, space="waveform")
+    assert honest.fraction_suspect < 0.25 and 0.5 < honest.median_ratio < 2.0
+    x = test.tensors()[:, 0].double().numpy()
+    t = train.tensors()[:, 0].double().numpy()
+    cos = (x / np.linalg.norm(x, axis=1, keepdims=True)) @ (
+        t / np.linalg.norm(t, axis=1)[:, None]
+    ).T
+    np.testing.assert_allclose(honest.fake_distances, 1 - cos.max(1), atol=1e-9)
+    np.testing.assert_array_equal(honest.nearest_train, cos.argmax(1))
+    g = torch.Generator().manual_seed(0)
+    copies = 0.5 * train.tensors()[:40] + 3e-3 * torch.randn(40, 1, 8192, generator=g)
+    caught = M.memorisation_check(copies, train, real=valid, sr=16000, space="waveform")
+    assert caught.fraction_suspect > 0.9 and caught.median_ratio < 0.1
+    assert (caught.nearest_train == np.arange(40)).mean() > 0.9
+    silent = torch.zeros(2, 1, 8192)
+    with pytest.raises(ValueError, match="fake: clip 0 is silent"):
+        M.memorisation_check(silent, train, real=valid, sr=16000, space="waveform")
+
+
 def test_bad_inputs_name_the_argument():
     with pytest.raises(ValueError, match="sr"):
         M.frechet_distance(torch.zeros(4, 1, 2000), torch.zeros(4, 1, 2000))

@@ -875,6 +875,24 @@ def _logmel_vectors(x: Any, sr: int | None, name: str, length: int | None) -> np
     return db.reshape(len(batch), -1).numpy()
 
 
+def _unit_waveforms(x: Any, sr: int | None, name: str, length: int) -> np.ndarray:
+    """Mono clips at 16 kHz cut to ``length`` samples, each scaled to unit norm ``(N, length)``."""
+    from . import audio
+
+    clips, sr = _clips(x, sr, name)
+    mono = [c.mean(axis=0) for c in clips]
+    if sr != EMBEDDING_SR:
+        mono = [audio.resample(m, sr, EMBEDDING_SR) for m in mono]
+    v = np.stack([m[:length] for m in mono]).astype(np.float64)
+    norm = np.linalg.norm(v, axis=1, keepdims=True)
+    if np.any(norm == 0):
+        raise ValueError(
+            f"{name}: clip {int(np.argmin(norm[:, 0]))} is silent, and a silent clip has no "
+            f"waveform shape to compare. Fix: drop silent clips, or use space='logmel'."
+        )
+    return v / norm
+
+
 def _nearest(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distance to (and index of) the nearest row of ``b`` for each row of ``a``."""
     d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None] - 2 * a @ b.T
@@ -908,14 +926,18 @@ def memorisation_check(
         quantile: the share of real clips that defines "suspiciously close".
         space: ``'logmel'`` (default): RMS difference in dB between log-mel spectrograms
             (40 bands, each clip floored 50 dB below its loudest bin, clips cut to the
-            shortest): a copy with a little added noise is still a copy. ``'embedding'``:
+            shortest): a copy with a little added noise is still a copy. ``'waveform'``:
+            ``1 - cosine similarity`` of the waveforms themselves (mono, 16 kHz, cut to the
+            shortest; 0 for a copy at any gain, about 1 for unrelated sounds): for clips
+            aligned in time (one-shots starting at their onset), and the strictest test, since
+            two different sounds of the same kind rarely share a waveform. ``'embedding'``:
             Euclidean distance between :func:`embed` vectors standardised by the training
             set (compares overall character, not the exact sound).
 
     Introduced in: book/appendix/A_01_metrics.ipynb
     """
     quantile = check_number(quantile, "quantile", low=0.0, high=1.0, low_open=True, high_open=True)
-    check_choice(space, "space", ("logmel", "embedding"))
+    check_choice(space, "space", ("logmel", "waveform", "embedding"))
     if space == "embedding":
         e_train = _embeddings(train, sr, "train")
         mean, scale = e_train.mean(0), e_train.std(0) + 1e-8
@@ -932,16 +954,23 @@ def memorisation_check(
         n = min(lengths)
 
         def vectors(x: Any, name: str) -> np.ndarray:
+            if space == "waveform":
+                return _unit_waveforms(x, sr, name, n)
             v = _logmel_vectors(x, sr, name, n)
             return v / np.sqrt(v.shape[1])  # distances become RMS dB
 
         z_train = vectors(train, "train")
-    fake_d, nearest = _nearest(vectors(fake, "fake"), z_train)
+
+    def nearest_of(x: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
+        d, idx = _nearest(vectors(x, name), z_train)
+        return (d**2 / 2, idx) if space == "waveform" else (d, idx)  # |a-b|^2/2 = 1 - cos
+
+    fake_d, nearest = nearest_of(fake, "fake")
     if real is None:
         return MemorisationResult(
             fake_d, nearest, None, math.nan, quantile, np.array([], int), math.nan, math.nan, space
         )
-    real_d, _ = _nearest(vectors(real, "real"), z_train)
+    real_d, _ = nearest_of(real, "real")
     threshold = float(np.quantile(real_d, quantile))
     suspects = np.nonzero(fake_d < threshold)[0]
     return MemorisationResult(

@@ -272,8 +272,9 @@ def sample(
 
     Returns:
         ``(B, C, T)`` float32 audio (in ``[-1, 1]`` with ``clip_x0``). Runs under
-        ``torch.no_grad()``: sampling keeps no autograd graph (30 steps of 8 clips would
-        otherwise hold about 12 GB).
+        ``torch.no_grad()``: sampling keeps no autograd graph (30 steps of 8 clips with
+        guidance would otherwise peak at about 18 GiB, measured by
+        ``benchmarks/bench_autograd_memory.py``; 0.3 GiB without).
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """

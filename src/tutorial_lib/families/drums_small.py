@@ -13,7 +13,10 @@ unit variance) for the same number of steps, once per objective of :data:`OBJECT
   samplers fail: its ``x0`` estimate at high noise divides the network's error by ``a_t``).
 
 The recipe ``drums-small`` writes the three reference checkpoints, ``drums-small-ddpm``,
-``drums-small-rf`` and ``drums-small-ddpm-v`` (EMA weights, float16)::
+``drums-small-rf`` and ``drums-small-ddpm-v`` (EMA weights, float16), and a fourth on
+purpose broken, ``drums-small-memorised`` (:data:`MEMORISED`): the ``"ddpm"`` model trained
+long on :data:`N_MEMORISED` clips only, so that it copies them (chapter 7's memorisation
+check needs a real copier)::
 
     tutorial-lib train drums-small --mode full --out runs/drums-small   # ~10 min, 1 CPU core
     tutorial-lib sample drums-small-rf --n 8 --out samples/
@@ -36,7 +39,9 @@ __all__ = [
     "CONFIG",
     "DESCRIPTION",
     "LENGTH",
+    "MEMORISED",
     "MODELS",
+    "N_MEMORISED",
     "N_TRAIN",
     "OBJECTIVES",
     "PREDICTION",
@@ -84,23 +89,32 @@ DESCRIPTION = (
     "budget: DDPM (eps, linear schedule), rectified flow (logit-normal times) and DDPM with "
     "v-prediction."
 )
-#: The reference checkpoints the recipe writes (``<name>.safetensors``), one per objective.
-CHECKPOINTS = ("drums-small-ddpm", "drums-small-rf", "drums-small-ddpm-v")
+#: The memorising model (chapter 7): objective ``"ddpm"``, trained on the first
+#: :data:`N_MEMORISED` training clips only, for :data:`MEMORISED_STEPS` steps (book and full).
+MEMORISED = "drums-small-memorised"
+N_MEMORISED = 4
+MEMORISED_STEPS = 4000
+#: The reference checkpoints the recipe writes (``<name>.safetensors``): one per objective,
+#: then the memorising model.
+CHECKPOINTS = ("drums-small-ddpm", "drums-small-rf", "drums-small-ddpm-v", MEMORISED)
 #: The sampleable models (``tutorial-lib sample NAME``).
 MODELS = {
     "drums-small-ddpm": "0.26 s drum hits, SmallConv1d, DDPM (eps).",
     "drums-small-rf": "0.26 s drum hits, SmallConv1d, rectified flow.",
     "drums-small-ddpm-v": "0.26 s drum hits, SmallConv1d, DDPM with v-prediction.",
+    MEMORISED: "Broken on purpose: DDPM (eps) trained long on 4 clips, which it copies.",
 }
 
 
 def objective_of(name: str) -> str:
     """The objective (``"ddpm"``, ``"rf"`` or ``"ddpm-v"``) of the model ``name``.
 
+    (:data:`MEMORISED` is a ``"ddpm"`` model.)
+
     Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
     """
     check_choice(name, "name", list(MODELS))
-    return name[len("drums-small-") :]
+    return "ddpm" if name == MEMORISED else name[len("drums-small-") :]
 
 
 def alpha_bars() -> Any:
@@ -117,18 +131,25 @@ def alpha_bars() -> Any:
     return schedules.alpha_bar("linear", 1000)
 
 
-def train_settings(mode: str) -> dict[str, Any]:
-    """Training settings by run mode (the same budget for both objectives).
+def train_settings(mode: str, name: str | None = None) -> dict[str, Any]:
+    """Training settings by run mode (the same budget for every objective).
+
+    ``name=MEMORISED`` gives the memorising model's: :data:`N_MEMORISED` clips,
+    :data:`MEMORISED_STEPS` steps in book and full mode.
 
     Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
     """
     from ..config import MODES
 
     check_choice(mode, "mode", MODES)
+    if name is not None:
+        check_choice(name, "name", list(MODELS))
     steps = {"fast": 20, "book": 100, "full": 2000}[mode]
+    n_train = 256 if mode == "fast" else N_TRAIN
+    if name == MEMORISED:
+        steps, n_train = (20 if mode == "fast" else MEMORISED_STEPS), N_MEMORISED
     return {"max_steps": steps, "batch_size": 32, "lr": 2e-3, "ema_decay": 0.995,
-            "warmup_steps": min(100, steps // 10), "seed": 0,
-            "n_train": 256 if mode == "fast" else N_TRAIN}  # fmt: skip
+            "warmup_steps": min(100, steps // 10), "seed": 0, "n_train": n_train}  # fmt: skip
 
 
 def dataset(n: int, split: str = "train") -> Any:
@@ -151,12 +172,13 @@ def build(config: dict[str, Any] | None = None) -> Any:
     return SmallConv1d(**(CONFIG if config is None else config))
 
 
-def _trainer(objective: str, mode: str, ckpt_dir: Path | None, progress: bool) -> Any:
+def _trainer(name: str, mode: str, ckpt_dir: Path | None, progress: bool) -> Any:
     import torch
 
     from .. import objectives, training
 
-    s = train_settings(mode)
+    objective = objective_of(name)
+    s = train_settings(mode, name)
     with torch.random.fork_rng():  # the initial weights depend on the seed alone
         torch.manual_seed(s["seed"])
         model = build()
@@ -176,12 +198,13 @@ def _trainer(objective: str, mode: str, ckpt_dir: Path | None, progress: bool) -
 
 
 def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
-    """The ``drums-small`` recipe: train both objectives, write both reference checkpoints.
+    """The ``drums-small`` recipe: one model per objective, then the memorising model.
 
     Args:
         mode: ``"fast"``, ``"book"`` or ``"full"`` (the shipped references).
-        out_dir: folder for ``drums-small-ddpm.safetensors`` and ``drums-small-rf.safetensors``
-            (EMA weights, float16); ``ckpt-ddpm/`` and ``ckpt-rf/`` inside hold resumable ones.
+        out_dir: folder for ``<name>.safetensors`` of every name in :data:`CHECKPOINTS` (EMA
+            weights, float16); ``ckpt-ddpm/``, ``ckpt-rf/``, ``ckpt-ddpm-v/`` and
+            ``ckpt-memorised/`` inside hold resumable ones.
         resume: continue an interrupted run in ``out_dir``.
 
     Returns:
@@ -199,10 +222,12 @@ def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
         paths.append(path)
         if resume and path.exists():
             continue
-        trainer = _trainer(objective, mode, out_dir / f"ckpt-{objective}", mode != "fast")
+        ckpt = out_dir / f"ckpt-{'memorised' if name == MEMORISED else objective}"
+        trainer = _trainer(name, mode, ckpt, mode != "fast")
         trainer.fit(resume=resume, overwrite=not resume)
         meta = {"recipe": RECIPE, "objective": objective, "mode": mode, "sr": SR,
-                "length": LENGTH, "scale": SCALE}  # fmt: skip
+                "length": LENGTH, "scale": SCALE,
+                "n_train": train_settings(mode, name)["n_train"]}  # fmt: skip
         trainer.export(path, dtype=torch.float16, metadata=meta)
     return paths[0]
 
@@ -219,7 +244,7 @@ def train_model(model: Any, name: str, mode: str | None = None) -> Any:
     from ..config import mode as current_mode
 
     mode = current_mode() if mode is None else mode
-    trainer = _trainer(objective_of(name), mode, None, mode != "fast")
+    trainer = _trainer(name, mode, None, mode != "fast")
     trainer.fit()
     model.load_state_dict(trainer.ema_model.state_dict())
     return model
@@ -227,7 +252,7 @@ def train_model(model: Any, name: str, mode: str | None = None) -> Any:
 
 @functools.lru_cache(maxsize=4)
 def load(name: str) -> Any:
-    """The reference model ``"drums-small-ddpm"`` or ``"drums-small-rf"``, in eval mode.
+    """The reference model ``name`` (one of :data:`CHECKPOINTS`), in eval mode.
 
     Uses ``tl.checkpoints.load_or_train`` (trains in the current mode when the reference file
     is missing). Cached: repeated calls return the same module.
