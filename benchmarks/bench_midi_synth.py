@@ -6,14 +6,15 @@ measures with ``tl.families.midi_synth.scores`` (mel L1, retrieval, onset F1, pi
 accuracy, error just after segment boundaries):
 
 - ``ceiling``: the real features scored against themselves (the trackers' own accuracy);
-- ``model``: the reference model with its defaults (DDIM 50 steps, guidance 2, context = its
-  own previous segment);
+- ``model``: the reference model with its defaults (ancestral sampler, 50 steps, guidance 1,
+  context = its own previous segment);
 - the ablations, cheapest first: ``shuffled`` (every clip gets another clip's notes),
   ``guidance`` 0 / 1 / 2 / 3 / 5, ``context_masked`` (silence as context), ``context_truth``
   (the real previous segment: an upper bound for the context), ``steps`` 10 / 25 / 50 / 100,
   ``no_context`` (the model trained without a context encoder), ``sampler_ddim`` (DDIM, eta
-  0, instead of the ancestral sampler) and, with ``--baseline``, ``no_event_times`` (a model
-  whose tokens carry sequence positions only, as the original's);
+  0, instead of the ancestral sampler) and, with ``--baseline``, ``event_times`` (a model
+  whose tokens also carry their event time, ``fam.EVENT_TIME_CONFIG``: the experiment; or
+  ``no_event_times`` when the baseline is the one without);
 - ``transposed``: the notes moved up 5 semitones, scored against the SoundFont render of the
   transposed notes and, for pitch, against the original notes;
 - costs: a training step at the recipe's batch, one segment's sampling time, the real-time
@@ -81,12 +82,13 @@ def measure(
                     for k in (10, 25, 50, 100)}  # fmt: skip
     out["no_context"] = run("no context", model=nets["midi-synth-nocontext"])
     out["sampler_ddim"] = run("DDIM", sampler="ddim")
-    if baseline is not None:  # the same model without event-time positions (not shipped)
+    if baseline is not None:  # the other choice of token positions (not shipped)
         state, config, meta = tl.checkpoints.load(baseline)
         base = fam.build(config)
         tl.checkpoints.load_into(base, baseline, config=config)
-        out["no_event_times"] = run("no event-time positions", model=base.float().eval())
-        out["no_event_times_steps"] = int(meta["steps"])
+        key = "no_event_times" if config.get("time_tokens") is None else "event_times"
+        out[key] = run(key.replace("_", " "), model=base.float().eval())
+        out[f"{key}_steps"] = int(meta["steps"])
 
     # transposition: +5 semitones, against the SoundFont's render of the transposed notes
     up = [tk.transpose(q, 5) for q in notes]
@@ -140,7 +142,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=32, help="held-out clips")
     parser.add_argument("--out", type=Path, default=None, help="write the numbers as JSON here")
     parser.add_argument("--baseline", type=Path, default=None,
-                        help="a midi-synth checkpoint trained without event-time positions")  # fmt: skip
+                        help="a midi-synth checkpoint with the other token positions")  # fmt: skip
     parser.add_argument("--register", action="store_true",
                         help="add both checkpoints to the package with these numbers")  # fmt: skip
     args = parser.parse_args()

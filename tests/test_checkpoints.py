@@ -381,3 +381,7 @@ def test_load_message_lists_the_plain_metrics_first():
     assert "tl.checkpoints.reference('drums').metric" in text
     assert ck._format_metric({"final_loss": 0.25}, "x") == "final_loss=0.25"
     assert ck._format_metric({}, "x") == "none recorded"
+    tables = {"final_loss": 0.25, "guidance": {"1.0": {"fd": 3.0}}, "rows": [1, 2]}
+    assert ck._format_metric(tables, "x") == (
+        "final_loss=0.25, ... (2 more in tl.checkpoints.reference('x').metric)"
+    )

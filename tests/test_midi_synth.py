@@ -123,15 +123,18 @@ def test_note_decoder_shapes_and_bad_inputs(tiny, clips):
     assert not hasattr(no_ctx, "context_encoder")
 
 
-def test_tokens_carry_their_event_time(tiny):
+def test_tokens_carry_their_event_time():
+    """EVENT_TIME_CONFIG (the experiment) gives each token the time of its last shift; the
+    shipped CONFIG (sequence positions only, as the original) has none."""
+    small = {"dim": 32, "ff": 64, "enc_layers": 1, "ctx_layers": 1, "dec_layers": 1}
+    timed = NoteDecoder(**{**fam.EVENT_TIME_CONFIG, **small}).eval()
     v = fam.VOCAB
     toks = torch.tensor([[v.token("program", 0), v.token("pitch", 60), v.token("tie"),
                           v.token("shift", 10), v.token("velocity", 3), v.token("pitch", 62),
                           v.token("shift", 33), v.token("pitch", 64), v.EOS, v.PAD]])  # fmt: skip
-    times = tiny.event_times(toks)[0].tolist()
+    times = timed.event_times(toks)[0].tolist()
     assert times == [0, 0, 0, 5, 5, 5, 16.5, 16.5, 16.5, 16.5]  # shift steps / 2 = frames
-    plain = NoteDecoder(**{**fam.CONFIG, "dim": 32, "ff": 64, "enc_layers": 1, "ctx_layers": 1,
-                           "dec_layers": 1, "time_tokens": None}).eval()  # fmt: skip
+    plain = NoteDecoder(**{**fam.CONFIG, **small}).eval()
     assert plain.time_tokens is None and plain(torch.zeros(1, 64, 128), torch.rand(1), toks,
                                                torch.zeros(1, 64, 128)).shape == (1, 64, 128)  # fmt: skip
 

@@ -602,16 +602,19 @@ def reference(name: str, *, weights_dir: str | os.PathLike | None = None) -> Ref
 
 
 def _format_metric(metric: Mapping[str, Any], name: str, most: int = 6) -> str:
-    """``most`` metrics as ``k=v``, plainest names first (``fd`` before ``fd_short``); the
-    rest are counted, not listed."""
-    keys = sorted(metric, key=lambda k: (k.count("_"), k))
+    """``most`` single-number metrics as ``k=v``, plainest names first (``fd`` before
+    ``fd_short``); the rest, and every table (a dict or list), are counted, not listed."""
+    keys = sorted(
+        (k for k in metric if not isinstance(metric[k], (dict, list))),
+        key=lambda k: (k.count("_"), k),
+    )
     parts = [
         f"{k}={metric[k]:.4g}" if isinstance(metric[k], float) else f"{k}={metric[k]}" for k in keys
     ]
-    if len(parts) > most:
-        parts = parts[:most] + [
-            f"... ({len(parts) - most} more in tl.checkpoints.reference({name!r}).metric)"
-        ]
+    hidden = len(metric) - min(len(parts), most)
+    parts = parts[:most]
+    if hidden:
+        parts.append(f"... ({hidden} more in tl.checkpoints.reference({name!r}).metric)")
     return ", ".join(parts) if parts else "none recorded"
 
 

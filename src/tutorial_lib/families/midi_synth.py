@@ -40,6 +40,7 @@ __all__ = [
     "CHECKPOINTS",
     "CLASSES",
     "CONFIG",
+    "EVENT_TIME_CONFIG",
     "DESCRIPTION",
     "FRAMES",
     "LENGTH",
@@ -86,12 +87,14 @@ TEST_SECONDS = 3.84
 LENGTH = 61440
 CLASSES = None
 #: The network (``NoteDecoder``): 128 wide, 2 + 2 encoder layers, 3 decoder layers; tokens
-#: carry their event time (``time_tokens``, an experiment; chapter 6 measures it against
-#: sequence positions only, which scored better at these budgets).
+#: carry sequence positions, as the original's (:data:`EVENT_TIME_CONFIG` adds each token's
+#: event time, an experiment that chapter 6 measures against it).
 CONFIG: dict[str, Any] = {"vocab_size": VOCAB.size, "n_mels": 128, "frames": FRAMES, "dim": 128,
                           "heads": 4, "ff": 512, "enc_layers": 2, "ctx_layers": 2,
-                          "dec_layers": 3, "dropout": 0.1,
-                          "time_tokens": list(VOCAB.ranges["shift"]), "steps_per_frame": 2.0}  # fmt: skip
+                          "dec_layers": 3, "dropout": 0.1, "time_tokens": None,
+                          "steps_per_frame": 2.0}  # fmt: skip
+#: The experiment: tokens also carry their event time, in the decoder's frame code.
+EVENT_TIME_CONFIG: dict[str, Any] = {**CONFIG, "time_tokens": list(VOCAB.ranges["shift"])}
 #: Probability of dropping notes and context together in training (classifier-free guidance).
 P_DROP = 0.1
 #: Sampler defaults: ancestral (DDPM-like, eta 1, as the original samples) on the continuous
@@ -105,7 +108,7 @@ RECIPE = "midi-synth"
 DESCRIPTION = (
     "MIDI to mel frames with a small Spectrogram Diffusion (notes encoder, context encoder, "
     "FiLM decoder) on SoundFont renders of MIDI clips, plus its no-context ablation "
-    "(book mode: about 30 min, 2 CPU cores)."
+    "(book mode: about 25 min, 2 CPU cores)."
 )
 CHECKPOINTS = ("midi-synth", "midi-synth-nocontext")
 MODELS = {
