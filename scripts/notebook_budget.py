@@ -15,7 +15,7 @@ processes and follows each Jupyter kernel (``ipykernel_launcher``) from start to
 
 A kernel is attributed to the notebook in its working directory (Jupyter Book and nbmake
 both start a notebook's kernel in the notebook's folder; the book keeps one notebook a
-folder). At the end it prints a table and writes a JSON report; a notebook over its mode's
+folder, a rule of ``tests/book_rules.py``). At the end it prints a table and writes a JSON report; a notebook over its mode's
 budget (``tutorial_lib.config.BUDGETS``: fast 90 s / 2 GiB, book 300 s / 4 GiB) fails the run
 (exit status 1) even when the command passed. Notebooks taken from an execution cache start
 no kernel and are listed as not executed.

@@ -207,10 +207,19 @@ def check_toc(book: Path = BOOK) -> list[str]:
         if not any((book / f"{entry}{ext}").exists() for ext in (".md", ".ipynb")):
             problems.append(f"_toc.yml: lists {entry!r} but no {entry}.md or {entry}.ipynb exists")
     listed_set = {e.removesuffix(".ipynb").removesuffix(".md") for e in listed}
+    by_folder: dict[Path, list[str]] = {}
     for nb in notebooks(book):
         rel = nb.relative_to(book).with_suffix("").as_posix()
         if rel not in listed_set:
             problems.append(f"_toc.yml: does not list the notebook {rel}.ipynb")
+        by_folder.setdefault(nb.parent, []).append(nb.name)
+    for folder, names in sorted(by_folder.items()):
+        if len(names) > 1:  # a kernel starts in its notebook's folder: the only way to tell
+            problems.append(
+                f"{folder.relative_to(book).as_posix()}/ holds {len(names)} notebooks "
+                f"({', '.join(sorted(names))}): one notebook a folder, so that "
+                f"scripts/notebook_budget.py can tell their kernels apart"
+            )
     return problems
 
 

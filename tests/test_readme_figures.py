@@ -42,3 +42,12 @@ def test_readme_quotes_the_measured_book_build():
     largest = max(rep["notebooks"], key=lambda r: r["peak_memory_mib"])
     assert "chapter 3" in readme and largest["notebook"].startswith("book/03_")
     assert f"{largest['seconds']:.0f} s and {largest['peak_memory_mib'] / 1024:.1f} GB" in readme
+
+
+def test_readme_quotes_the_autograd_memory_benchmark():
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    rows = json.loads((ROOT / "benchmarks" / "autograd_memory.json").read_text())["rows"]
+    off = next(r for r in rows if not r["autograd"])
+    on = next(r for r in rows if r["autograd"] and r["steps"] == off["steps"])
+    assert f"peaks at {on['peak_memory_mib'] / 1024:.2f} GiB for {on['clips']} clips" in readme
+    assert f"against {off['peak_memory_mib'] / 1024:.2f} GiB without" in readme

@@ -57,6 +57,22 @@ def test_copy_of_book_passes(book):
     assert rules.check_book(book) == []
 
 
+def test_two_notebooks_in_one_folder_are_refused(book):
+    path = rules.notebooks(book)[0]
+    shutil.copy(path, path.with_name("zz_second.ipynb"))
+    toc = (book / "_toc.yml").read_text()
+    entry = path.relative_to(book).with_suffix("").as_posix()
+    (book / "_toc.yml").write_text(
+        toc.replace(
+            f"file: {entry}\n",
+            f"file: {entry}\n      - file: {entry[: -len(path.stem)]}zz_second\n",
+        )
+    )
+    problems = rules.check_toc(book)
+    assert any("holds 2 notebooks" in p and "zz_second.ipynb" in p for p in problems), problems
+    assert not any("does not list" in p for p in problems), problems
+
+
 def _code_cell(nb: dict, index: int = 1) -> dict:
     return [c for c in nb["cells"] if c["cell_type"] == "code"][index]
 
