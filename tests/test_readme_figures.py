@@ -51,3 +51,21 @@ def test_readme_quotes_the_autograd_memory_benchmark():
     on = next(r for r in rows if r["autograd"] and r["steps"] == off["steps"])
     assert f"peaks at {on['peak_memory_mib'] / 1024:.2f} GiB for {on['clips']} clips" in readme
     assert f"against {off['peak_memory_mib'] / 1024:.2f} GiB without" in readme
+
+
+def test_notebook_reports_cover_every_notebook_of_the_book():
+    """benchmarks/notebooks-*.json must describe the book as it is: every notebook of
+    book/_toc.yml has a row (copy book/_build/budget-*.json after a clean-clone CI run)."""
+    import re
+
+    toc = (ROOT / "book" / "_toc.yml").read_text(encoding="utf-8")
+    notebooks = {
+        f"book/{f}.ipynb"
+        for f in re.findall(r"file:\s*(\S+)", toc)
+        if (ROOT / "book" / f"{f}.ipynb").exists()
+    }
+    assert notebooks, "no notebooks found in book/_toc.yml"
+    for name in ("notebooks-fast.json", "notebooks-book.json"):
+        rows = json.loads((ROOT / "benchmarks" / name).read_text())["notebooks"]
+        measured = {r["notebook"] for r in rows}
+        assert notebooks <= measured, (name, sorted(notebooks - measured))

@@ -18,7 +18,7 @@ purpose broken, ``drums-small-memorised`` (:data:`MEMORISED`): the ``"ddpm"`` mo
 long on :data:`N_MEMORISED` clips only, so that it copies them (chapter 7's memorisation
 check needs a real copier)::
 
-    tutorial-lib train drums-small --mode full --out runs/drums-small   # ~10 min, 1 CPU core
+    tutorial-lib train drums-small --mode full --out runs/drums-small   # ~15 min, 2 CPU cores
     tutorial-lib sample drums-small-rf --n 8 --out samples/
 
 Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
@@ -87,7 +87,7 @@ RECIPE = "drums-small"
 DESCRIPTION = (
     "SmallConv1d on 16 kHz drum hits (4096 samples), trained three times with the same "
     "budget: DDPM (eps, linear schedule), rectified flow (logit-normal times) and DDPM with "
-    "v-prediction."
+    "v-prediction; then, broken on purpose, DDPM on 4 clips only, which it memorises."
 )
 #: The memorising model (chapter 7): objective ``"ddpm"``, trained on the first
 #: :data:`N_MEMORISED` training clips only, for :data:`MEMORISED_STEPS` steps (book and full).
