@@ -65,6 +65,8 @@ def _run(steps: int, grad: bool) -> dict[str, object]:
 def main() -> None:
     from bench_data import machine
 
+    import tutorial_lib as tl
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--register", action="store_true",
@@ -80,13 +82,10 @@ def main() -> None:
     result = {"machine": machine(), "model": "drums-unet", "rows": rows,
               "seconds": round(time.perf_counter() - start)}  # fmt: skip
     if args.out:
-        tmp = args.out.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result, indent=1) + "\n")
-        tmp.replace(args.out)
+        with tl.checkpoints.atomic_write(args.out, "w") as f:
+            f.write(json.dumps(result, indent=1) + "\n")
         print(f"wrote {args.out}")
     if args.register:
-        import tutorial_lib as tl
-
         ref = tl.checkpoints.reference("drums-unet")
         metric = {**ref.metric, "autograd_memory": {"machine": result["machine"], "rows": rows}}
         tl.checkpoints.add_reference(ref.folder / ref.file, ref.name, recipe=ref.recipe,

@@ -851,6 +851,17 @@ class MemorisationResult:
 COPY_TOP_DB = 50.0
 
 
+def _mono_16k(x: Any, sr: int | None, name: str) -> list[np.ndarray]:
+    """The clips of ``x`` as mono arrays at :data:`EMBEDDING_SR` (16 kHz)."""
+    from . import audio
+
+    clips, sr = _clips(x, sr, name)
+    mono = [c.mean(axis=0) for c in clips]
+    if sr != EMBEDDING_SR:
+        mono = [audio.resample(m, sr, EMBEDDING_SR) for m in mono]
+    return mono
+
+
 def _logmel_vectors(x: Any, sr: int | None, name: str, length: int | None) -> np.ndarray:
     """Flattened log-mel spectrograms ``(N, n_mels * frames)`` in dB, floored per clip at
     ``max - COPY_TOP_DB`` (low-level noise does not hide a copy); clips cut to ``length``."""
@@ -858,10 +869,7 @@ def _logmel_vectors(x: Any, sr: int | None, name: str, length: int | None) -> np
 
     from . import audio
 
-    clips, sr = _clips(x, sr, name)
-    mono = [c.mean(axis=0) for c in clips]
-    if sr != EMBEDDING_SR:
-        mono = [audio.resample(m, sr, EMBEDDING_SR) for m in mono]
+    mono = _mono_16k(x, sr, name)
     n = min(len(m) for m in mono) if length is None else length
     if n < N_FFT // 2 + 1:
         raise ValueError(f"{name}: clips are too short to compare ({n} samples at 16 kHz).")
@@ -877,13 +885,7 @@ def _logmel_vectors(x: Any, sr: int | None, name: str, length: int | None) -> np
 
 def _unit_waveforms(x: Any, sr: int | None, name: str, length: int) -> np.ndarray:
     """Mono clips at 16 kHz cut to ``length`` samples, each scaled to unit norm ``(N, length)``."""
-    from . import audio
-
-    clips, sr = _clips(x, sr, name)
-    mono = [c.mean(axis=0) for c in clips]
-    if sr != EMBEDDING_SR:
-        mono = [audio.resample(m, sr, EMBEDDING_SR) for m in mono]
-    v = np.stack([m[:length] for m in mono]).astype(np.float64)
+    v = np.stack([m[:length] for m in _mono_16k(x, sr, name)]).astype(np.float64)
     norm = np.linalg.norm(v, axis=1, keepdims=True)
     if np.any(norm == 0):
         raise ValueError(

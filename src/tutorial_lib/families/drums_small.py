@@ -222,7 +222,7 @@ def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
         paths.append(path)
         if resume and path.exists():
             continue
-        ckpt = out_dir / f"ckpt-{'memorised' if name == MEMORISED else objective}"
+        ckpt = out_dir / f"ckpt-{name.removeprefix('drums-small-')}"
         trainer = _trainer(name, mode, ckpt, mode != "fast")
         trainer.fit(resume=resume, overwrite=not resume)
         meta = {"recipe": RECIPE, "objective": objective, "mode": mode, "sr": SR,
