@@ -20,8 +20,10 @@ from typing import Any
 
 from .config import (
     MODES,
+    device_of,
     mode,
     pick_device,
+    resolve_device,
     seed_everything,
     set_mode,
     set_threads,
@@ -59,7 +61,9 @@ _SUBMODULES = (
 __all__ = [
     "MODES",
     "mode",
+    "device_of",
     "pick_device",
+    "resolve_device",
     "seed_everything",
     "set_mode",
     "set_threads",

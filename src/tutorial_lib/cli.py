@@ -184,6 +184,7 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     if args.out is None:
         raise CLIError("--out DIR is required (the folder for the WAV files).")
     out = _out_dir(args.out)
+    device = _device(args)
     # Streamed: batch k of args.batch clips is sampled with seed (args.seed + k) and written
     # before the next is sampled, so memory does not grow with --n.
     files, sr = [], None
@@ -191,8 +192,9 @@ def _cmd_sample(args: argparse.Namespace) -> int:
     for k, start in enumerate(_progress(starts, len(starts), "sampling batches")):
         size = min(args.batch, args.n - start)
         x, sr = registry.sample(
-            args.model, size, steps=args.steps, sampler=args.sampler, seed=args.seed + k
-        )
+            args.model, size, steps=args.steps, sampler=args.sampler, seed=args.seed + k,
+            device=device,
+        )  # fmt: skip
         for i in range(size):
             name = f"{args.model}_{start + i:05d}.wav"
             audio.save(out / name, x[i].detach().cpu().float(), sr)
@@ -306,6 +308,23 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------
 # train
 # --------------------------------------------------------------------------------------------
+def _device(args: argparse.Namespace, mode: str | None = None) -> Any:
+    """``--device`` resolved (``auto``: the GPU in ``full`` mode, else the CPU), printed first."""
+    from . import config
+
+    try:
+        device = config.resolve_device(args.device, run_mode=mode)
+    except ValueError as err:
+        raise CLIError(str(err)) from None
+    name = ""
+    if device.type == "cuda":
+        import torch
+
+        name = f" ({torch.cuda.get_device_name(device)})"
+    print(f"Device: {device}{name} (--device {args.device})", flush=True)
+    return device
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from . import config, registry
 
@@ -314,7 +333,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     _check_registered(args.recipe, registry.recipes(), "recipe", "train")
     mode = args.mode or config.mode()
     out = Path(args.out) if args.out else Path("runs") / args.recipe
-    path = registry.run_recipe(args.recipe, mode, out, resume=args.resume)
+    device = _device(args, mode)
+    path = registry.run_recipe(args.recipe, mode, out, resume=args.resume, device=device)
     from .training import distributed
 
     rank, world = distributed()
@@ -413,6 +433,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--batch, not with --n)",
     )
     p.add_argument("--list", action="store_true", help="list the registered models and exit")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="auto (default: the GPU in full mode, else the CPU), cpu, cuda, cuda:N or mps",
+    )
     p.set_defaults(func=_cmd_sample)
 
     p = sub.add_parser("eval", help="FD and KID of generated clips against real ones",
@@ -447,6 +472,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--out", help="output folder (default runs/RECIPE)")
     p.add_argument("--list", action="store_true", help="list the registered recipes and exit")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="auto (default: the GPU in full mode, else the CPU), cpu, cuda, cuda:N or mps",
+    )
     p.set_defaults(func=_cmd_train)
     return parser
 

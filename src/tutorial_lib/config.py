@@ -18,6 +18,7 @@ Introduced in: book/00_intro/how_this_book_works.md
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import random
 import warnings
@@ -35,6 +36,8 @@ __all__ = [
     "steps",
     "seed_everything",
     "pick_device",
+    "resolve_device",
+    "device_of",
     "progress",
     "setup",
     "static_widgets",
@@ -191,6 +194,64 @@ def pick_device(prefer: str | None = None, *, verbose: bool = True) -> Any:
     elif verbose:
         print(msg + " Fine for 'fast' and 'book' modes, which are sized for a laptop CPU.")
     return torch.device("cpu")
+
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(device: Any = None, *, run_mode: str | None = None) -> Any:
+    """The ``torch.device`` a recipe, sampler or command runs on: one rule for the library.
+
+    ``device`` is ``None`` or ``"auto"`` (the default: :func:`pick_device` in ``full`` mode,
+    the CPU in ``fast`` and ``book`` mode, which are sized and measured for a CPU and whose
+    results must not depend on the machine), a name (``"cpu"``, ``"cuda"``, ``"cuda:1"``,
+    ``"mps"``) or a ``torch.device``. ``run_mode`` defaults to :func:`mode`. Asking for a
+    device that is not there is an error that says so.
+
+    Introduced in: book/appendix_scale/A_02_training_at_scale.ipynb
+    """
+    import torch
+
+    if isinstance(device, torch.device):
+        dev = device
+    elif device is None or device == "auto":
+        current = mode() if run_mode is None else _check_mode(run_mode, "run_mode")
+        return pick_device(verbose=False) if current == "full" else torch.device("cpu")
+    elif isinstance(device, str):
+        kind = device.split(":", 1)[0]
+        if kind not in DEVICES[1:] and kind != "meta":
+            raise ValueError(
+                f"device: expected one of {list(DEVICES)} (or 'cuda:N'), got {device!r}. "
+                f"Fix: device='auto' picks the GPU when there is one."
+            )
+        dev = torch.device(device)
+    else:
+        raise TypeError(
+            f"device: expected None, 'auto', 'cpu', 'cuda', 'mps' or a torch.device, got "
+            f"{type(device).__name__}."
+        )
+    if dev.type in ("cuda", "mps"):
+        try:
+            pick_device(dev.type, verbose=False)
+        except ValueError:
+            raise ValueError(
+                f"device: {str(dev)!r} is not available on this machine. Fix: device='auto' "
+                f"(the GPU when there is one) or device='cpu'."
+            ) from None
+    return dev
+
+
+def device_of(module: Any) -> Any:
+    """The device of a network's first parameter (or buffer); the CPU for one without any.
+
+    Introduced in: book/appendix_scale/A_02_training_at_scale.ipynb
+    """
+    import torch
+
+    if not hasattr(module, "parameters"):
+        return torch.device("cpu")
+    first = next(itertools.chain(module.parameters(), module.buffers()), None)
+    return torch.device("cpu") if first is None else first.device
 
 
 def set_threads(threads: int) -> int:

@@ -74,8 +74,8 @@ _loaded: set[str] = set()
 def _family_functions(module: Any) -> tuple[Callable[..., Any], dict[str, Callable[..., Any]]]:
     """The recipe function and the sample functions (one per name of ``MODELS``) of a family."""
 
-    def recipe(mode: str, out_dir: Path, resume: bool) -> Path:
-        return module.train(mode, out_dir, resume)
+    def recipe(mode: str, out_dir: Path, resume: bool, device: Any = None) -> Path:
+        return module.train(mode, out_dir, resume, device=device)
 
     recipe.__module__ = module.__name__
     recipe.__qualname__ = "train"
@@ -83,8 +83,8 @@ def _family_functions(module: Any) -> tuple[Callable[..., Any], dict[str, Callab
     for model_name in module.MODELS:
 
         def sample_fn(n: int, steps: int | None, sampler: str | None, seed: int,
-                      _name: str = model_name) -> Any:  # fmt: skip
-            return module.sample(n, steps, sampler, seed, name=_name)
+                      device: Any = None, _name: str = model_name) -> Any:  # fmt: skip
+            return module.sample(n, steps, sampler, seed, name=_name, device=device)
 
         sample_fn.__module__ = module.__name__
         sample_fn.__qualname__ = f"sample[name={model_name}]"
@@ -227,7 +227,9 @@ def get_model(name: str) -> Callable[[int, int | None, str | None, int], tuple[A
     return _lookup(_MODELS, "model", name)
 
 
-def run_recipe(name: str, mode: str, out_dir: str | Path, *, resume: bool = False) -> Path:
+def run_recipe(
+    name: str, mode: str, out_dir: str | Path, *, resume: bool = False, device: Any = None
+) -> Path:
     """Run the recipe ``name`` and check that it kept its contract.
 
     Args:
@@ -235,6 +237,9 @@ def run_recipe(name: str, mode: str, out_dir: str | Path, *, resume: bool = Fals
         mode: ``"fast"``, ``"book"`` or ``"full"``.
         out_dir: where the recipe writes its checkpoints (created if missing).
         resume: continue an interrupted run in ``out_dir``.
+        device: where to train (``None``: the recipe's default, ``"auto"``: the GPU in
+            ``full`` mode and the CPU otherwise). Passed only when given, so recipes
+            registered without a ``device`` argument keep working on the CPU.
 
     Returns:
         The checkpoint file the recipe wrote (it must exist).
@@ -251,7 +256,7 @@ def run_recipe(name: str, mode: str, out_dir: str | Path, *, resume: bool = Fals
         raise TypeError(f"out_dir: expected a folder path, got {describe(out_dir)}.")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result = fn(mode, out, resume)
+    result = fn(mode, out, resume) if device is None else fn(mode, out, resume, device=device)
     if not isinstance(result, (str, Path)) or not Path(result).is_file():
         raise RuntimeError(
             f"recipe {name!r} ({_RECIPES[name].origin}) must return the path of the checkpoint "
@@ -261,12 +266,20 @@ def run_recipe(name: str, mode: str, out_dir: str | Path, *, resume: bool = Fals
 
 
 def sample(
-    name: str, n: int = 1, *, steps: int | None = None, sampler: str | None = None, seed: int = 0
+    name: str,
+    n: int = 1,
+    *,
+    steps: int | None = None,
+    sampler: str | None = None,
+    seed: int = 0,
+    device: Any = None,
 ) -> tuple[Any, int]:
     """Sample ``n`` clips from the registered model ``name``: ``(audio (N, C, T), sr in Hz)``.
 
     Checks the model's output (a finite float tensor of shape ``(n, C, T)`` and a plausible
-    sample rate). Runs without autograd (``torch.no_grad()``).
+    sample rate). Runs without autograd (``torch.no_grad()``). ``device``: where the network
+    runs (passed only when given; the families' default is the GPU in ``full`` mode and the
+    CPU otherwise); the audio comes back on the CPU.
 
     Introduced in: book/00_intro/how_this_book_works.md
     """
@@ -282,7 +295,11 @@ def sample(
         raise TypeError(f"sampler: expected a sampler name (str) or None, got {describe(sampler)}.")
     seed = check_int(seed, "seed", min_value=0, max_value=2**32 - 1)
     with torch.no_grad():  # sampling never trains: no autograd graph, whatever fn does
-        result = fn(n, steps, sampler, seed)
+        result = (
+            fn(n, steps, sampler, seed)
+            if device is None
+            else fn(n, steps, sampler, seed, device=device)
+        )
     origin = _MODELS[name].origin
     if not (isinstance(result, tuple) and len(result) == 2):
         raise RuntimeError(

@@ -216,6 +216,9 @@ def _noise_like(x: torch.Tensor, generator: torch.Generator | None) -> torch.Ten
             f"generator: expected a torch.Generator or None, got {describe(generator)}. "
             f"Fix: generator=torch.Generator().manual_seed(0)."
         )
+    if generator is not None and generator.device != x.device:
+        # a CPU generator with samples on a GPU: the same noise as on the CPU, moved over
+        return torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device)
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
 

@@ -87,19 +87,26 @@ TrainingItem.__doc__ = """One training example, as audiocraft returns it.
 
 
 def _as_float64(x: Any, name: str) -> torch.Tensor:
-    """Turn a number, sequence, numpy array or tensor into a float64 CPU tensor."""
+    """Turn a number, sequence, numpy array or tensor into a float64 tensor.
+
+    A tensor keeps its device (the library's device rule: compute where the input is); Apple's
+    MPS has no float64, so there it becomes float32. Anything else lands on the CPU.
+    """
     if isinstance(x, bool):
         raise TypeError(f"{name}: expected a number or an array of numbers, got {describe(x)}.")
     try:
-        out = torch.as_tensor(x, dtype=torch.float64)
+        mps = torch.is_tensor(x) and x.device.type == "mps"
+        out = torch.as_tensor(x, dtype=torch.float32 if mps else torch.float64)
     except (TypeError, ValueError, RuntimeError) as err:
         raise TypeError(
             f"{name}: expected a number or an array of numbers, got {describe(x)}."
         ) from err
-    return out.detach().cpu()
+    return out.detach()
 
 
 def _check_unit_interval(x: torch.Tensor, name: str, *, what: str = "values") -> None:
+    if x.device.type == "meta":  # shapes only: there are no values to check
+        return
     if x.numel() and (not torch.isfinite(x).all() or x.min() < 0 or x.max() > 1):
         lo, hi = float(x.min()), float(x.max())
         raise ValueError(
@@ -396,19 +403,23 @@ def alpha_bar_from_log_snr(lam: Any) -> torch.Tensor:
 
 
 def cosine_log_snr(
-    t: Any, *, log_snr_min: float = -20.0, log_snr_max: float = 20.0
+    t: Any, *, log_snr_min: float = -20.0, log_snr_max: float = 20.0, check: bool = True
 ) -> torch.Tensor:
     """The continuous cosine schedule in log-SNR form: ``lambda(t) = -2 log tan(a t + b)``.
 
     ``t`` in [0, 1] (0 clean, 1 pure noise); ``a, b`` make ``lambda(0) = log_snr_max`` and
     ``lambda(1) = log_snr_min`` (Kingma et al. 2021's form, as Spectrogram Diffusion uses
     it, with its limits of +-20). Without the limits (``+-inf``) it is ``log_snr`` of
-    ``alpha_bar = cos(pi t / 2)**2``. Float64; ``alpha_bar = sigmoid(lambda)``.
+    ``alpha_bar = cos(pi t / 2)**2``. Float64 (float32 on MPS), on ``t``'s device;
+    ``alpha_bar = sigmoid(lambda)``. ``check=False`` skips the check that ``t`` is in
+    [0, 1], which reads the values back to the host (a training loss on a GPU calls this
+    every step).
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
     t = _as_float64(t, "t")
-    _check_unit_interval(t, "t", what="times")
+    if check:
+        _check_unit_interval(t, "t", what="times")
     if not log_snr_min < log_snr_max:
         raise ValueError(
             f"log_snr_min, log_snr_max: need min < max, got {log_snr_min} and {log_snr_max}."

@@ -13,6 +13,11 @@ handles the rest, the same way everywhere:
 - periodic checkpoints (safetensors, written atomically) and **exact resume**: a run that is
   interrupted and resumed ends with bit-identical weights to one that was not (on a CPU);
 - gradient accumulation (``accumulate``: each step's batch in that many micro-batches);
+- **a GPU when asked** (``device="cuda"``): the data of :func:`random_batches` moves to the
+  GPU once, batches of other ``step -> batch`` functions can be made ahead in ``workers``
+  processes (pinned memory, copied without blocking), the optimiser is fused, the EMA is
+  updated with one kernel per tensor list, and the loss is read back to the host only every
+  ``log_every`` steps (a GPU step then never waits for the host);
 - **many processes** with PyTorch's own engine: launched by ``torchrun --nproc_per_node=N``,
   the trainer joins the process group (NCCL on GPUs, gloo on CPUs), wraps the model in
   ``DistributedDataParallel``, gives each process its share of every batch, and logs and
@@ -67,6 +72,7 @@ __all__ = [
     "init_distributed",
     "latest_checkpoint",
     "random_batches",
+    "RandomBatches",
     "measure_step_memory",
     "peak_step_memory",
 ]
@@ -290,7 +296,9 @@ class _BatchSource:
                 self.pos += 1
 
 
-def _check_loss(loss: Any, step: int) -> float:
+def _check_loss(loss: Any, step: int, *, read: bool = True) -> Any:
+    """Check what ``loss_fn`` returned; its value as a float (``read=False``: the detached
+    tensor, left on its device so that the step does not wait for it)."""
     import torch
 
     if not torch.is_tensor(loss):
@@ -309,6 +317,8 @@ def _check_loss(loss: Any, step: int) -> float:
             f"gradient) at step {step}. Fix: compute it from model(...) outside torch.no_grad(), "
             f"without .detach()."
         )
+    if not read:
+        return loss.detach()
     value = float(loss.detach())
     if not math.isfinite(value):
         raise FloatingPointError(
@@ -443,6 +453,15 @@ class Trainer:
         log_every: update the bar's loss (mean over the last ``log_every`` steps) this often.
         accumulate: split each step's batch into this many micro-batches and add their
             gradients before the optimiser step (same result, less memory per forward).
+        workers: make the batches of a ``step -> batch`` function this many steps ahead in
+            as many worker processes (``torch.utils.data.DataLoader``; 0: in this process,
+            when needed). Each batch depends on ``(seed, step)`` alone, so the run is the
+            same for any number of workers. For batch functions with real work per step
+            (chapter 6's token encoding) on a GPU.
+
+    On a CPU every step reads its loss back and checks it at once. On any other device the
+    losses and gradient norms stay on the device and are read every ``log_every`` steps (a
+    non-finite loss then stops the run at most ``log_every`` steps later, naming its step).
 
     Launched by ``torchrun --nproc_per_node=N``, the trainer joins the process group
     (:func:`init_distributed`), trains a ``DistributedDataParallel`` copy of the model on
@@ -480,6 +499,7 @@ class Trainer:
         progress: bool = True,
         log_every: int = 10,
         accumulate: int = 1,
+        workers: int = 0,
     ) -> None:
         import torch
 
@@ -524,6 +544,12 @@ class Trainer:
         self.progress = progress
         self.log_every = check_int(log_every, "log_every", min_value=1)
         self.accumulate = check_int(accumulate, "accumulate", min_value=1)
+        self.workers = check_int(workers, "workers", min_value=0, max_value=256)
+        if self.workers and not callable(batches):
+            raise ValueError(
+                f"workers: {workers} worker processes make batches of a function step -> batch; "
+                f"got {describe(batches)}. Fix: workers=0, or pass batches as a function."
+            )
         self.rank, self.world_size = init_distributed()
         self.ckpt_dir = None if ckpt_dir is None else checkpoints._as_path(ckpt_dir, "ckpt_dir")
         self.ckpt_every = (
@@ -555,6 +581,8 @@ class Trainer:
                     f"device: expected None, a str or a torch.device, got {describe(device)}."
                 )
             self.device = torch.device(device)
+            if self.device.type == "cuda" and self.device.index is None and self.world_size > 1:
+                self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
             if self.device.type == "cuda" and not torch.cuda.is_available():
                 raise ValueError(
                     f"device: {device!r} asked, but no CUDA GPU is available. "
@@ -569,9 +597,14 @@ class Trainer:
             )
         self.amp_dtype = self._resolve_amp(amp)
         self.loss_fn = loss_fn
+        if isinstance(batches, RandomBatches):  # the training clips move to the device once
+            batches = batches.to(self.device)
         # what the loss sees: the model itself, or its DistributedDataParallel wrapper
         self.net = _wrap_ddp(self.model, self.device) if self.world_size > 1 else self.model
-        self.optimizer = torch.optim.AdamW(self._params, lr=self.lr, weight_decay=self.weight_decay)
+        fused = {"fused": True} if self.device.type == "cuda" else {}  # one kernel per step
+        self.optimizer = torch.optim.AdamW(
+            self._params, lr=self.lr, weight_decay=self.weight_decay, **fused
+        )
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
         self.ema_model = None
         if self.ema_decay is not None:
@@ -581,6 +614,8 @@ class Trainer:
         self._ema_updates = 0
         self._elapsed = 0.0
         self._source = _BatchSource(batches)
+        self._pending: list[tuple[int, float, Any, Any, float]] = []  # losses still on device
+        self._ahead: Any = None  # the iterator of batches made ahead by workers
 
     # -- settings ----------------------------------------------------------------------------
 
@@ -645,6 +680,7 @@ class Trainer:
             "amp": None if self.amp_dtype is None else str(self.amp_dtype).replace("torch.", ""),
             "accumulate": self.accumulate,
             "world_size": self.world_size,
+            "device": self.device.type,
         }
 
     def __repr__(self) -> str:
@@ -713,25 +749,77 @@ class Trainer:
             unit="step",
             dynamic_ncols=True,
         )
-        recent: list[float] = []
         start = perf_counter() - self._elapsed
+        self._ahead = self._batches_ahead() if self.workers else None
         try:
             while self.step < self.max_steps:
-                loss = self._train_step(start)
-                recent.append(loss)
+                self._train_step(start)
                 bar.update(1)
-                if len(recent) >= self.log_every or self.step == self.max_steps:
-                    bar.set_postfix(loss=f"{sum(recent) / len(recent):.4g}", refresh=False)
-                    recent.clear()
-                if self.ckpt_dir is not None and (
+                saving = self.ckpt_dir is not None and (
                     self.step == self.max_steps
                     or (self.ckpt_every is not None and self.step % self.ckpt_every == 0)
-                ):
+                )
+                if len(self._pending) >= self.log_every or self.step == self.max_steps or saving:
+                    recent = self._flush()
+                    if recent:
+                        bar.set_postfix(loss=f"{sum(recent) / len(recent):.4g}", refresh=False)
+                if saving:
                     self.save_checkpoint()
         finally:
-            bar.close()
-            self.model.train(was_training)
+            self._ahead = None
+            try:
+                self._flush()
+            finally:
+                bar.close()
+                self.model.train(was_training)
         return self.history
+
+    def _flush(self) -> list[float]:
+        """Move the pending steps' loss and gradient norm to the history (one host read)."""
+        import torch
+
+        if not self._pending:
+            return []
+        pending, self._pending = self._pending, []
+        losses = [p[2] for p in pending]
+        norms = [p[3] for p in pending]
+        if self.device.type == "meta":  # shapes only: no numbers to read
+            values = [math.nan] * len(pending)
+            grads = [math.nan] * len(pending)
+        else:
+            values = (
+                [float(v) for v in losses]
+                if not torch.is_tensor(losses[0])
+                else (torch.stack([v.float() for v in losses]).tolist())
+            )
+            grads = (
+                [float(v) for v in norms]
+                if not torch.is_tensor(norms[0])
+                else (torch.stack([v.float() for v in norms]).tolist())
+            )
+        for (step, lr, _, _, elapsed), value, grad in zip(pending, values, grads, strict=True):
+            if self.device.type != "meta" and not math.isfinite(value):
+                raise FloatingPointError(
+                    f"loss_fn: the loss is {value} at step {step - 1}: training diverged. Fix: "
+                    f"lower lr, keep grad_clip on, check the data for NaN/Inf "
+                    f"(tl._validate.check_finite)."
+                )
+            self.history.append(step, value, lr, grad, elapsed)
+        return values
+
+    def _batches_ahead(self) -> Any:
+        """The batches of steps ``step .. max_steps - 1``, made ahead by worker processes."""
+        import torch
+
+        loader = torch.utils.data.DataLoader(
+            _StepBatches(self._source.fn, self.seed),
+            batch_size=None,
+            sampler=range(self.step, self.max_steps),
+            num_workers=self.workers,
+            pin_memory=self.device.type == "cuda",
+            prefetch_factor=4,
+        )
+        return iter(loader)
 
     def _train_step(self, start: float) -> float:
         import contextlib
@@ -740,7 +828,10 @@ class Trainer:
 
         k = self.step
         _seed_all(_step_seed(self.seed, k))
-        batch = self._source.next(k, lambda: _seed_all(_step_seed(self.seed, k)))
+        if self._ahead is not None:
+            batch = next(self._ahead)  # made by a worker after the same seeding
+        else:
+            batch = self._source.next(k, lambda: _seed_all(_step_seed(self.seed, k)))
         batch = _to_device(_shard(batch, self.rank, self.world_size), self.device)
         if self.world_size > 1:  # each process draws its own noise and times for its share
             _seed_all(_step_seed(self.seed, k) ^ (0x9E3779B9 * (self.rank + 1) & 0xFFFFFFFF))
@@ -752,18 +843,21 @@ class Trainer:
             _shard(batch, i, self.accumulate, "batch (gradient accumulation)")
             for i in range(self.accumulate)
         ]  # one part, the batch itself, without accumulation
-        value = 0.0
+        check_now = self.device.type == "cpu"  # on a CPU a read-back costs nothing
+        value: Any = 0.0
         for i, part in enumerate(parts):
             sync = i == len(parts) - 1 or self.net is self.model
             ctx = contextlib.nullcontext() if sync else self.net.no_sync()
             with ctx:
-                with torch.autocast(
-                    device_type=self.device.type,
-                    dtype=self.amp_dtype or torch.float32,
-                    enabled=self.amp_dtype is not None,
-                ):
+                amp = (
+                    contextlib.nullcontext()
+                    if self.amp_dtype is None
+                    else torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+                )
+                with amp:
                     loss = self.loss_fn(self.net, part)
-                value += _check_loss(loss, k) / len(parts)
+                checked = _check_loss(loss, k, read=check_now)
+                value = value + checked / len(parts)
                 loss = loss / len(parts) if len(parts) > 1 else loss
                 if self.scaler is not None:
                     self.scaler.scale(loss).backward()
@@ -772,27 +866,31 @@ class Trainer:
         if self.world_size > 1:  # the logged loss: the mean over the processes
             import torch.distributed as dist
 
-            mean = torch.tensor([value], dtype=torch.float64, device=self.device)
+            mean = torch.as_tensor(value, dtype=torch.float64, device=self.device).reshape(1)
             dist.all_reduce(mean)
-            value = float(mean) / self.world_size
+            value = mean[0] / self.world_size
+            if check_now:
+                value = float(value)
         max_norm = self.grad_clip if self.grad_clip is not None else math.inf
         if self.scaler is not None:
             self.scaler.unscale_(self.optimizer)
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(self._params, max_norm))
+            grad_norm: Any = torch.nn.utils.clip_grad_norm_(self._params, max_norm)
             self.scaler.step(self.optimizer)  # skips the step if the gradients overflowed
             self.scaler.update()
         else:
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(self._params, max_norm))
-            if not math.isfinite(grad_norm):
-                raise FloatingPointError(
-                    f"loss_fn: the gradient norm is {grad_norm} at step {k}. Fix: lower lr, "
-                    f"keep grad_clip on, check the data and the loss for NaN/Inf."
-                )
+            grad_norm = torch.nn.utils.clip_grad_norm_(self._params, max_norm).detach()
+            if check_now:
+                grad_norm = float(grad_norm)
+                if not math.isfinite(grad_norm):
+                    raise FloatingPointError(
+                        f"loss_fn: the gradient norm is {grad_norm} at step {k}. Fix: lower "
+                        f"lr, keep grad_clip on, check the data and the loss for NaN/Inf."
+                    )
             self.optimizer.step()
         self._update_ema()
         self.step = k + 1
         self._elapsed = perf_counter() - start
-        self.history.append(self.step, value, lr, grad_norm, self._elapsed)
+        self._pending.append((self.step, lr, value, grad_norm, self._elapsed))
         return value
 
     def _update_ema(self) -> None:
@@ -802,8 +900,11 @@ class Trainer:
             return
         d = self.ema_decay_at(self._ema_updates)
         with torch.no_grad():
-            for e, p in zip(self.ema_model.parameters(), self.model.parameters(), strict=True):
-                e.mul_(d).add_(p.detach(), alpha=1.0 - d)
+            ema = list(self.ema_model.parameters())
+            live = [p.detach() for p in self.model.parameters()]
+            # ema = d * ema + (1 - d) * p, one kernel per list (the same arithmetic as a loop)
+            torch._foreach_mul_(ema, d)
+            torch._foreach_add_(ema, live, alpha=1.0 - d)
             for e, b in zip(self.ema_model.buffers(), self.model.buffers(), strict=True):
                 e.copy_(b)
         self._ema_updates += 1
@@ -1015,13 +1116,49 @@ def random_batches(audio: Any, batch_size: int, *, labels: Any = None) -> Callab
                 f"labels: expected one label per clip, shape ({audio.shape[0]},), got "
                 f"{describe(labels)}."
             )
-    n = audio.shape[0]
+    return RandomBatches(audio, batch_size, labels)
 
-    def batches(step: int) -> Any:
-        idx = torch.randint(0, n, (batch_size,))
-        return audio[idx] if labels is None else {"audio": audio[idx], "label": labels[idx]}
 
-    return batches
+class RandomBatches:
+    """What :func:`random_batches` returns: ``batches(step)``, movable to a device.
+
+    A :class:`Trainer` moves it to its device once (``.to(device)``), so on a GPU the clips
+    live there and a step costs one index draw and one gather, with no copy from the host.
+    The indices are drawn on the CPU from the global generator either way, so a run draws
+    the same clips on any device.
+
+    Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
+    """
+
+    def __init__(self, audio: Any, batch_size: int, labels: Any = None) -> None:
+        self.audio, self.batch_size, self.labels = audio, batch_size, labels
+
+    def to(self, device: Any) -> RandomBatches:
+        """The same batches with the clips (and labels) on ``device``."""
+        labels = None if self.labels is None else self.labels.to(device)
+        return RandomBatches(self.audio.to(device), self.batch_size, labels)
+
+    def __call__(self, step: int) -> Any:
+        import torch
+
+        idx = torch.randint(0, self.audio.shape[0], (self.batch_size,))
+        if self.audio.device.type != "cpu":
+            idx = idx.to(self.audio.device, non_blocking=True)
+        if self.labels is None:
+            return self.audio[idx]
+        return {"audio": self.audio[idx], "label": self.labels[idx]}
+
+
+class _StepBatches:
+    """``batches(step)`` as a map-style dataset for worker processes: item ``k`` is the batch
+    of step ``k``, drawn after the same seeding as in the training process."""
+
+    def __init__(self, fn: Callable[[int], Any], seed: int) -> None:
+        self.fn, self.seed = fn, seed
+
+    def __getitem__(self, step: int) -> Any:
+        _seed_all(_step_seed(self.seed, step))
+        return self.fn(step)
 
 
 # --------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -72,9 +73,21 @@ def alpha_bar(t: Any) -> torch.Tensor:
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
-    from .schedules import cosine_alpha_bar
+    return _cos_alpha_bar(t).float()
 
-    return cosine_alpha_bar(t, s=0.0).float()
+
+def _cos_alpha_bar(t: Any) -> torch.Tensor:
+    """``cos(t pi / 2) ** 2`` on ``t``'s device, float64 (float32 on MPS), no host sync.
+
+    ``tl.schedules.cosine_alpha_bar(t, s=0)`` without its value checks, which read the
+    values back to the host: the training loss calls this every step, on any device.
+    """
+    if not torch.is_tensor(t):
+        from .schedules import cosine_alpha_bar
+
+        return cosine_alpha_bar(t, s=0.0)  # numbers and arrays: checked, on the CPU
+    work = torch.float32 if t.device.type == "mps" else torch.float64
+    return torch.cos(t.detach().to(work) * math.pi / 2) ** 2  # as cosine_alpha_bar, bit for bit
 
 
 def alpha_sigma(t: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,9 +97,7 @@ def alpha_sigma(t: Any) -> tuple[torch.Tensor, torch.Tensor]:
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
-    from .schedules import cosine_alpha_bar
-
-    ab = cosine_alpha_bar(t, s=0.0)
+    ab = _cos_alpha_bar(t)
     return ab.sqrt().float(), (1 - ab).clamp_min(0.0).sqrt().float()
 
 
@@ -308,7 +319,7 @@ def sample(
         if guidance != 1.0 and class_labels is not None:
             v_u = _call(model, x, t, torch.full((b,), -1, dtype=torch.long, device=device))
             v = v_u + guidance * (v - v_u)
-        x0_hat, eps_hat = to_x0_eps(x, v.float(), t)
+        x0_hat, eps_hat = to_x0_eps(x, v.float(), float(times[i]))  # one time for the batch
         if clip_x0:
             x0_hat = x0_hat.clamp(-1.0, 1.0)
         if i == steps - 1:

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .._validate import check_choice, check_int, check_number, describe
-from . import _drums
+from . import _device, _drums
 
 __all__ = [
     "CHECKPOINTS",
@@ -186,7 +186,7 @@ def _seeded_build(seed: int) -> Any:
         return build()
 
 
-def _trainer(settings: dict[str, Any], ckpt_dir: Path | None) -> Any:
+def _trainer(settings: dict[str, Any], ckpt_dir: Path | None, device: Any = None) -> Any:
     from .. import objectives, training
 
     schedule = alpha_bars()
@@ -200,17 +200,18 @@ def _trainer(settings: dict[str, Any], ckpt_dir: Path | None) -> Any:
         max_steps=settings["steps"], lr=settings["lr"], ema_decay=settings["ema_decay"],
         warmup_steps=settings["warmup_steps"], ckpt_dir=ckpt_dir,
         ckpt_every=settings["ckpt_every"] if ckpt_dir is not None else None, keep=2,
-        config=CONFIG, seed=settings["seed"], progress=True,
+        config=CONFIG, seed=settings["seed"], progress=True, device=device,
     )  # fmt: skip
 
 
-def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
+def train(mode: str, out_dir: str | Path, resume: bool = False, *, device: Any = None) -> Path:
     """The ``drums-mel`` recipe: train and write ``drums-mel.safetensors`` (EMA weights, fp16).
 
     Args:
         mode: ``"fast"``, ``"book"`` (the shipped reference) or ``"full"``.
         out_dir: folder for the checkpoint (``ckpt/`` inside holds resumable ones).
         resume: continue an interrupted run in ``out_dir``.
+        device: where to train (``None``/``"auto"``: the GPU in ``full`` mode, else the CPU).
 
     Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
     """
@@ -219,7 +220,7 @@ def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
     s = train_settings(mode)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    trainer = _trainer(s, out_dir / "ckpt")
+    trainer = _trainer(s, out_dir / "ckpt", _device.resolve(device, mode))
     trainer.fit(resume=resume, overwrite=not resume)
     path = out_dir / "drums-mel.safetensors"
     meta = {"recipe": RECIPE, "mode": mode, **{f"setting_{k}": v for k, v in s.items()}}
@@ -227,7 +228,9 @@ def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
     return path
 
 
-def train_model(model: Any, name: str = "drums-mel", mode: str | None = None) -> Any:
+def train_model(
+    model: Any, name: str = "drums-mel", mode: str | None = None, *, device: Any = None
+) -> Any:
     """Train ``model`` in place as the recipe trains ``name`` (default mode ``tl.mode()``).
 
     Starts from the recipe's seeded initial weights, writes no file; ``model`` ends with the
@@ -238,7 +241,8 @@ def train_model(model: Any, name: str = "drums-mel", mode: str | None = None) ->
     from ..config import mode as current_mode
 
     check_choice(name, "name", list(CHECKPOINTS))
-    trainer = _trainer(train_settings(current_mode() if mode is None else mode), None)
+    mode = current_mode() if mode is None else mode
+    trainer = _trainer(train_settings(mode), None, _device.resolve(device, mode))
     trainer.fit()
     model.load_state_dict(trainer.ema_model.state_dict())
     return model
@@ -288,12 +292,18 @@ def _sampling(steps: Any, eta: Any) -> tuple[int, float]:
     return steps, eta
 
 
-def _batched(fn: Any, *tensors: Any) -> Any:
-    """``fn`` over slices of :data:`BATCH` items of ``tensors``, concatenated."""
+def _batched(net: Any, fn: Any, *tensors: Any) -> Any:
+    """``fn`` over slices of :data:`BATCH` items of ``tensors``, concatenated: each slice is
+    moved to ``net``'s device and each result comes back to the CPU."""
     import torch
 
+    from ..config import device_of
+
+    dev = device_of(net)
     n = tensors[0].shape[0]
-    parts = [fn(*(t[i : i + BATCH] for t in tensors)) for i in range(0, n, BATCH)]
+    parts = [
+        _device.to_cpu(fn(*(t[i : i + BATCH].to(dev) for t in tensors))) for i in range(0, n, BATCH)
+    ]
     return torch.cat(parts)
 
 
@@ -305,6 +315,7 @@ def sample_images(
     eta: float | None = None,
     model: Any = None,
     noise: Any = None,
+    device: Any = None,
 ) -> Any:
     """DDIM samples of the model: images ``(n, 1, 64, 64)`` in [-1, 1] (no autograd).
 
@@ -316,6 +327,9 @@ def sample_images(
         eta: DDIM's stochasticity (0: deterministic, 1: DDPM; default 0).
         model: a network (default: the reference, :func:`load`).
         noise: the starting noise ``(n, 1, 64, 64)`` instead of drawing it from ``seed``.
+        device: where the network runs (default: where ``model`` is; the reference model's
+            default is ``"auto"``: the GPU in ``full`` mode, else the CPU). Images come back
+            to the CPU.
 
     Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
     """
@@ -326,13 +340,15 @@ def sample_images(
     n = check_int(n, "n", min_value=1)
     steps, eta = _sampling(steps, eta)
     net = _model(model)
+    if device is not None or model is None:
+        net = _device.on_device(net, _device.resolve(device))
     x_T = _noise((n, 1, MEL["y_res"], MEL["x_res"]), seed) if noise is None else noise
     x_T = _check_images(x_T, "noise")
     if x_T.shape[0] != n:
         raise ValueError(f"noise: expected {n} items, got {describe(noise)}.")
     gen = torch.Generator().manual_seed(int(seed) + 1)
     return _batched(
-        lambda z: samplers.ddim_sample(
+        net, lambda z: samplers.ddim_sample(
             net, z, alpha_bars(), steps=steps, eta=eta, clip_x0=SAMPLING["clip_x0"],
             generator=gen,
         ),
@@ -348,6 +364,7 @@ def sample(
     *,
     name: str = "drums-mel",
     eta: float | None = None,
+    device: Any = None,
 ) -> tuple[Any, int]:
     """Sample ``n`` drum hits: ``(audio (n, 1, 8192) at peak PEAK, sr = 16000)``.
 
@@ -361,13 +378,18 @@ def sample(
         seed: seed of the starting noise.
         name: ``"drums-mel"``.
         eta: DDIM's stochasticity in [0, 1] (default 0).
+        device: where the network runs (``None``/``"auto"``: the GPU in ``full`` mode, else
+            the CPU); Griffin-Lim and the audio stay on the CPU.
 
     Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
     """
     if sampler is not None:
         check_choice(sampler, "sampler", ("ddim",))
     check_choice(name, "name", list(MODELS))
-    return to_audio(sample_images(n, steps, seed, eta=eta, model=load(name))), SR
+    images = sample_images(
+        n, steps, seed, eta=eta, model=load(name), device=_device.resolve(device)
+    )
+    return to_audio(images), SR
 
 
 def _check_start(start_step: Any, steps: int) -> int:
@@ -405,7 +427,7 @@ def variations(
     net = _model(model)
     z = _noise(tuple(x0.shape), seed)
     return _batched(
-        lambda a, b: samplers.ddim_sample(
+        net, lambda a, b: samplers.ddim_sample(
             net, b, alpha_bars(), steps=steps, eta=eta, clip_x0=SAMPLING["clip_x0"],
             start_step=start_step, init=a,
         ),
@@ -478,9 +500,13 @@ def inpaint(
             net, b, alpha_bars(), known=a, mask=m, steps=steps, eta=eta,
             clip_x0=SAMPLING["clip_x0"], start_step=start_step,
         )  # fmt: skip
-        return _batched(fn, *pieces)
+        return _batched(net, fn, *pieces)
+    if isinstance(mask, torch.Tensor):
+        from ..config import device_of
+
+        mask = mask.to(device_of(net))
     return _batched(
-        lambda a, b: samplers.ddim_inpaint(
+        net, lambda a, b: samplers.ddim_inpaint(
             net, b, alpha_bars(), known=a, mask=mask, steps=steps, eta=eta,
             clip_x0=SAMPLING["clip_x0"], start_step=start_step,
         ),
@@ -498,7 +524,7 @@ def encode(x0: Any, *, steps: int | None = None, model: Any = None) -> Any:
     x0 = _check_images(x0, "x0")
     steps, _ = _sampling(steps, None)
     net = _model(model)
-    return _batched(lambda a: samplers.ddim_invert(net, a, alpha_bars(), steps=steps), x0)
+    return _batched(net, lambda a: samplers.ddim_invert(net, a, alpha_bars(), steps=steps), x0)
 
 
 def decode(noise: Any, *, steps: int | None = None, model: Any = None) -> Any:
@@ -516,6 +542,7 @@ def decode(noise: Any, *, steps: int | None = None, model: Any = None) -> Any:
     steps, _ = _sampling(steps, None)
     net = _model(model)
     return _batched(
+        net,
         lambda z: samplers.ddim_sample(net, z, alpha_bars(), steps=steps, eta=0.0, clip_x0=None),
         noise,
     )

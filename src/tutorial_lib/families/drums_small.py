@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .._validate import check_choice, check_int
-from . import _drums
+from . import _device, _drums
 
 __all__ = [
     "CHECKPOINTS",
@@ -172,7 +172,9 @@ def build(config: dict[str, Any] | None = None) -> Any:
     return SmallConv1d(**(CONFIG if config is None else config))
 
 
-def _trainer(name: str, mode: str, ckpt_dir: Path | None, progress: bool) -> Any:
+def _trainer(
+    name: str, mode: str, ckpt_dir: Path | None, progress: bool, device: Any = None
+) -> Any:
     import torch
 
     from .. import objectives, training
@@ -194,10 +196,11 @@ def _trainer(name: str, mode: str, ckpt_dir: Path | None, progress: bool) -> Any
         max_steps=s["max_steps"], lr=s["lr"], ema_decay=s["ema_decay"],
         warmup_steps=s["warmup_steps"], seed=s["seed"], ckpt_dir=ckpt_dir,
         ckpt_every=500 if ckpt_dir else None, config=model.config, progress=progress,
+        device=_device.resolve(device, mode),
     )  # fmt: skip
 
 
-def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
+def train(mode: str, out_dir: str | Path, resume: bool = False, *, device: Any = None) -> Path:
     """The ``drums-small`` recipe: one model per objective, then the memorising model.
 
     Args:
@@ -206,6 +209,7 @@ def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
             weights, float16); ``ckpt-ddpm/``, ``ckpt-rf/``, ``ckpt-ddpm-v/`` and
             ``ckpt-memorised/`` inside hold resumable ones.
         resume: continue an interrupted run in ``out_dir``.
+        device: where to train (``None``/``"auto"``: the GPU in ``full`` mode, else the CPU).
 
     Returns:
         The path of the main checkpoint, ``drums-small-ddpm.safetensors``.
@@ -223,7 +227,7 @@ def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
         if resume and path.exists():
             continue
         ckpt = out_dir / f"ckpt-{name.removeprefix('drums-small-')}"
-        trainer = _trainer(name, mode, ckpt, mode != "fast")
+        trainer = _trainer(name, mode, ckpt, mode != "fast", device)
         trainer.fit(resume=resume, overwrite=not resume)
         meta = {"recipe": RECIPE, "objective": objective, "mode": mode, "sr": SR,
                 "length": LENGTH, "scale": SCALE,
@@ -232,7 +236,7 @@ def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
     return paths[0]
 
 
-def train_model(model: Any, name: str, mode: str | None = None) -> Any:
+def train_model(model: Any, name: str, mode: str | None = None, *, device: Any = None) -> Any:
     """Train ``model`` in place as the recipe trains ``name``, in ``mode`` (default ``tl.mode()``).
 
     It starts from the recipe's seeded initial weights (not ``model``'s), writes no file, and
@@ -244,7 +248,7 @@ def train_model(model: Any, name: str, mode: str | None = None) -> Any:
     from ..config import mode as current_mode
 
     mode = current_mode() if mode is None else mode
-    trainer = _trainer(name, mode, None, mode != "fast")
+    trainer = _trainer(name, mode, None, mode != "fast", device)
     trainer.fit()
     model.load_state_dict(trainer.ema_model.state_dict())
     return model
@@ -284,8 +288,10 @@ def _samples(net: Any, objective: str, n: int, steps: int | None, sampler: str |
             f"{'DDPM' if is_ddpm else 'rectified-flow'} model. Fix: one of "
             f"{[k for k, v in samplers.SAMPLERS.items() if (v.family == 'ddpm') == is_ddpm]}."
         )
+    from ..config import device_of
+
     gen = torch.Generator().manual_seed(seed)
-    noise = torch.randn(n, 1, LENGTH, generator=gen)
+    noise = torch.randn(n, 1, LENGTH, generator=gen).to(device_of(net))
     kw: dict[str, Any] = {}
     if family == "ddpm":
         kw = {"alpha_bars": alpha_bars(), "clip_x0": 1 / SCALE,
@@ -293,7 +299,7 @@ def _samples(net: Any, objective: str, n: int, steps: int | None, sampler: str |
         if sampler == "ddpm":
             kw["generator"] = gen
     x = samplers.sample(sampler, net, noise, steps=steps or SAMPLING["steps"], **kw)
-    return (x * SCALE).clamp(-1, 1)
+    return _device.to_cpu((x * SCALE).clamp(-1, 1))
 
 
 def sample(
@@ -303,6 +309,7 @@ def sample(
     seed: int = 0,
     *,
     name: str = "drums-small-rf",
+    device: Any = None,
 ) -> tuple[Any, int]:
     """Sample ``n`` drum hits from a reference model: ``(audio (n, 1, 4096) in [-1, 1], sr)``.
 
@@ -313,11 +320,14 @@ def sample(
             ``"dpm++2m"`` for DDPM, ``"euler"`` for the flow).
         seed: seed of the starting noise (and of DDPM's fresh noise).
         name: ``"drums-small-ddpm"`` or ``"drums-small-rf"``.
+        device: where the network runs (``None``/``"auto"``: the GPU in ``full`` mode, else
+            the CPU); the audio comes back to the CPU.
 
     Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
     """
     n = check_int(n, "n", min_value=1)
-    return _samples(load(name), objective_of(name), n, steps, sampler, seed), SR
+    net = _device.on_device(load(name), _device.resolve(device))
+    return _samples(net, objective_of(name), n, steps, sampler, seed), SR
 
 
 def evaluate(

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .._validate import check_choice, check_int
-from . import _drums
+from . import _device, _drums
 
 __all__ = [
     "BATCH",
@@ -147,7 +147,9 @@ def _seeded_build(seed: int) -> Any:
         return build()
 
 
-def _trainer(model: Any, settings: dict[str, Any], ckpt_dir: Path | None, config: dict) -> Any:
+def _trainer(
+    model: Any, settings: dict[str, Any], ckpt_dir: Path | None, config: dict, device: Any = None
+) -> Any:
     from .. import training, vdiffusion
 
     return training.Trainer(
@@ -164,16 +166,18 @@ def _trainer(model: Any, settings: dict[str, Any], ckpt_dir: Path | None, config
         config=config,
         seed=settings["seed"],
         progress=True,
+        device=device,
     )
 
 
-def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
+def train(mode: str, out_dir: str | Path, resume: bool = False, *, device: Any = None) -> Path:
     """The ``drums-unet`` recipe: train, write ``drums-unet-short`` and ``drums-unet`` (fp16 EMA).
 
     Args:
         mode: ``"fast"``, ``"book"`` (the shipped reference) or ``"full"``.
         out_dir: folder for the checkpoints (``ckpt/`` inside holds resumable ones).
         resume: continue an interrupted run in ``out_dir``.
+        device: where to train (``None``/``"auto"``: the GPU in ``full`` mode, else the CPU).
 
     Returns:
         The path of ``drums-unet.safetensors``.
@@ -187,7 +191,9 @@ def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     short_path = out_dir / "drums-unet-short.safetensors"
     final_path = out_dir / "drums-unet.safetensors"
-    trainer = _trainer(_seeded_build(s["seed"]), s, out_dir / "ckpt", CONFIG)
+    trainer = _trainer(
+        _seeded_build(s["seed"]), s, out_dir / "ckpt", CONFIG, _device.resolve(device, mode)
+    )
     meta = {"recipe": "drums-unet", "mode": mode, **{f"setting_{k}": v for k, v in s.items()}}
     if not (resume and short_path.exists()):
         trainer.fit(resume=resume, overwrite=not resume)
@@ -201,7 +207,9 @@ def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
     return final_path
 
 
-def train_model(model: Any, name: str = "drums-unet", mode: str | None = None) -> Any:
+def train_model(
+    model: Any, name: str = "drums-unet", mode: str | None = None, *, device: Any = None
+) -> Any:
     """Train ``model`` in place as the recipe trains ``name``, in ``mode`` (default ``tl.mode()``).
 
     ``"drums-unet"``: all the recipe's steps; ``"drums-unet-short"``: a tenth of them. It
@@ -216,8 +224,9 @@ def train_model(model: Any, name: str = "drums-unet", mode: str | None = None) -
     from ..config import mode as current_mode
 
     check_choice(name, "name", list(CHECKPOINTS))
-    s = train_settings(current_mode() if mode is None else mode)
-    trainer = _trainer(_seeded_build(s["seed"]), s, None, CONFIG)
+    mode = current_mode() if mode is None else mode
+    s = train_settings(mode)
+    trainer = _trainer(_seeded_build(s["seed"]), s, None, CONFIG, _device.resolve(device, mode))
     trainer.max_steps = s["steps"] if name == "drums-unet" else s["short_steps"]
     trainer.fit()
     model.load_state_dict(trainer.ema_model.state_dict())
@@ -251,6 +260,7 @@ def sample(
     name: str = "drums-unet",
     guidance: float | None = None,
     rho: float | None = None,
+    device: Any = None,
 ) -> tuple[Any, int]:
     """Sample ``n`` drum hits: ``(audio (n, 1, 8192) in [-1, 1], sr = 16000)``.
 
@@ -267,6 +277,8 @@ def sample(
         guidance: classifier-free guidance scale (1: none; default ``SAMPLING["guidance"]``,
             3; ignored for unconditional samples).
         rho: spacing of the sampler's times (1: even; default ``SAMPLING["rho"]``, 3).
+        device: where the network runs (``None``/``"auto"``: the GPU in ``full`` mode, else
+            the CPU); the noise is drawn on the CPU and the audio comes back to the CPU.
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
@@ -281,7 +293,7 @@ def sample(
                 f"classes={classes!r}. Fix: name='drums-unet' with classes={classes!r}."
             )
         name, classes = "drums-unet", _CLASS_MODELS[name]
-    model = load(name)
+    model = _device.on_device(load(name), _device.resolve(device))
     if isinstance(classes, str) and classes == "cycle":
         labels: Any = [CLASSES[i % len(CLASSES)] for i in range(n)]
     elif isinstance(classes, str):
@@ -309,9 +321,8 @@ def _sample_batches(model: Any, n: int, labels: Any, seed: int, sampling: dict[s
     for start in range(0, n, BATCH):  # vdiffusion.sample runs without autograd
         part = slice(start, min(n, start + BATCH))
         batch_labels = None if labels is None else labels[part]
-        parts.append(
-            vdiffusion.sample(model, x_init=noise[part], class_labels=batch_labels, **sampling)
-        )
+        x = vdiffusion.sample(model, x_init=noise[part], class_labels=batch_labels, **sampling)
+        parts.append(_device.to_cpu(x))
     return torch.cat(parts)
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .._validate import check_choice, check_int, check_number, describe
+from . import _device
 
 __all__ = [
     "CHECKPOINTS",
@@ -159,7 +160,7 @@ def _seeded(fn: Any, seed: int) -> Any:
         return fn()
 
 
-def _codec_trainer(s: dict[str, Any], ckpt_dir: Path | None) -> Any:
+def _codec_trainer(s: dict[str, Any], ckpt_dir: Path | None, device: Any = None) -> Any:
     from .. import training
 
     def loss_fn(net: Any, batch: Any) -> Any:
@@ -172,7 +173,7 @@ def _codec_trainer(s: dict[str, Any], ckpt_dir: Path | None) -> Any:
         max_steps=s["codec_steps"], lr=s["codec_lr"], ema_decay=s["ema_decay"],
         warmup_steps=min(200, s["codec_steps"] // 10), ckpt_dir=ckpt_dir,
         ckpt_every=s["ckpt_every"] if ckpt_dir is not None else None, keep=2,
-        config=CODEC_CONFIG, seed=s["seed"], progress=True,
+        config=CODEC_CONFIG, seed=s["seed"], progress=True, device=device,
     )  # fmt: skip
 
 
@@ -188,31 +189,39 @@ def _set_stats(codec: Any, n_train: int) -> Any:
 
 
 def _encode_raw(codec: Any, audio: Any) -> Any:
+    """Raw latents on the CPU; the codec runs where it is."""
     import torch
 
+    from ..config import device_of
+
+    dev = device_of(codec)
     with torch.no_grad():
         return torch.cat(
-            [codec.encode(audio[i : i + BATCH, 0]) for i in range(0, len(audio), BATCH)]
+            [
+                codec.encode(audio[i : i + BATCH, 0].to(dev)).cpu()
+                for i in range(0, len(audio), BATCH)
+            ]
         )
 
 
-def train_codec(mode: str | None = None, *, progress: bool = True) -> Any:
+def train_codec(mode: str | None = None, *, progress: bool = True, device: Any = None) -> Any:
     """Train the codec as the recipe does (no file written): the EMA codec with its stats.
 
     Introduced in: book/05_latent_diffusion/05_01_latent_diffusion.ipynb
     """
     from ..config import mode as current_mode
 
-    s = train_settings(current_mode() if mode is None else mode)
-    trainer = _codec_trainer(s, None)
+    mode = current_mode() if mode is None else mode
+    s = train_settings(mode)
+    trainer = _codec_trainer(s, None, _device.resolve(device, mode))
     trainer.progress = progress
     trainer.fit()
-    return _set_stats(trainer.ema_model.eval(), s["n_train"])
+    return _set_stats(trainer.ema_model.cpu().eval(), s["n_train"])
 
 
 def _latent_trainer(s: dict[str, Any], codec: Any, ckpt_dir: Path | None,
                     standardize: bool = True, times: str | None = None,
-                    scale: float = 1.0) -> Any:  # fmt: skip
+                    scale: float = 1.0, device: Any = None) -> Any:  # fmt: skip
     from .. import objectives, training
 
     z = scale * latents(dataset(s["n_train"]), codec=codec, standardize=standardize)
@@ -226,7 +235,7 @@ def _latent_trainer(s: dict[str, Any], codec: Any, ckpt_dir: Path | None,
         max_steps=s["steps"], lr=s["lr"], ema_decay=s["ema_decay"],
         warmup_steps=s["warmup_steps"], ckpt_dir=ckpt_dir,
         ckpt_every=s["ckpt_every"] if ckpt_dir is not None else None, keep=2,
-        config=CONFIG, seed=s["seed"], progress=True,
+        config=CONFIG, seed=s["seed"], progress=True, device=device,
     )  # fmt: skip
 
 
@@ -239,6 +248,7 @@ def train_latent(
     scale: float = 1.0,
     steps: int | None = None,
     progress: bool = True,
+    device: Any = None,
 ) -> Any:
     """Train a latent model as the recipe does (no file), optionally changed for a comparison.
 
@@ -252,28 +262,34 @@ def train_latent(
             what a codec whose latents have another scale does to diffusion.
         steps: override the mode's number of steps.
         progress: show a progress bar.
+        device: where to train (``None``/``"auto"``: the GPU in ``full`` mode, else the CPU).
 
     Returns:
-        the EMA network in eval mode.
+        the EMA network in eval mode (on the device it trained on).
 
     Introduced in: book/05_latent_diffusion/05_01_latent_diffusion.ipynb
     """
     from ..config import mode as current_mode
 
-    s = train_settings(current_mode() if mode is None else mode)
+    mode = current_mode() if mode is None else mode
+    s = train_settings(mode)
     if steps is not None:
         s["steps"] = check_int(steps, "steps", min_value=1)
         s["warmup_steps"] = min(200, s["steps"] // 10)
     scale = check_number(scale, "scale", low=0.0, low_open=True)
     trainer = _latent_trainer(s, load_codec() if codec is None else codec, None,
-                              standardize=standardize, times=times, scale=scale)  # fmt: skip
+                              standardize=standardize, times=times, scale=scale,
+                              device=_device.resolve(device, mode))  # fmt: skip
     trainer.progress = progress
     trainer.fit()
     return trainer.ema_model.eval()
 
 
-def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
+def train(mode: str, out_dir: str | Path, resume: bool = False, *, device: Any = None) -> Path:
     """The ``guitar-latent`` recipe: the codec, then the latent model; writes both files.
+
+    ``device``: where both networks train (``None``/``"auto"``: the GPU in ``full`` mode,
+    else the CPU); the codec encodes the training notes on the CPU in between.
 
     Introduced in: book/05_latent_diffusion/05_01_latent_diffusion.ipynb
     """
@@ -282,6 +298,7 @@ def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
     from .. import checkpoints
 
     s = train_settings(mode)
+    device = _device.resolve(device, mode)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     meta = {"recipe": RECIPE, "mode": mode, **{f"setting_{k}": v for k, v in s.items()}}
@@ -291,12 +308,12 @@ def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
         checkpoints.load_into(codec, codec_path)
         codec = codec.float().eval()
     else:
-        trainer = _codec_trainer(s, out_dir / "ckpt-codec")
+        trainer = _codec_trainer(s, out_dir / "ckpt-codec", device)
         trainer.fit(resume=resume, overwrite=not resume)
-        _set_stats(trainer.ema_model.eval(), s["n_train"])
+        codec = trainer.ema_model.cpu().float().eval()  # the EMA codec, moved to the CPU
+        _set_stats(codec, s["n_train"])
         trainer.export(codec_path, dtype=torch.float16, metadata=meta)
-        codec = trainer.ema_model.float().eval()
-    trainer = _latent_trainer(s, codec, out_dir / "ckpt")
+    trainer = _latent_trainer(s, codec, out_dir / "ckpt", device=device)
     trainer.fit(resume=resume, overwrite=not resume)
     path = out_dir / "guitar-latent.safetensors"
     trainer.export(path, dtype=torch.float16, metadata=meta)
@@ -394,9 +411,13 @@ def decode(z: Any, *, codec: Any = None, standardized: bool = True) -> Any:
 
 def sample_latents(
     n: int, steps: int | None = None, sampler: str | None = None, seed: int = 0, *,
-    model: Any = None,
+    model: Any = None, device: Any = None,
 ) -> Any:  # fmt: skip
     """Standardised latents ``(n, 16, 32)`` from the latent model (Euler or Heun ODE).
+
+    ``device``: where the network runs (default: where ``model`` is; the reference model's
+    default is ``"auto"``: the GPU in ``full`` mode, else the CPU). Latents come back to the
+    CPU; the starting noise is drawn there from ``seed``.
 
     Introduced in: book/05_latent_diffusion/05_01_latent_diffusion.ipynb
     """
@@ -408,11 +429,19 @@ def sample_latents(
     steps = SAMPLING["steps"] if steps is None else check_int(steps, "steps", min_value=1)
     sampler = SAMPLING["sampler"] if sampler is None else sampler
     check_choice(sampler, "sampler", SAMPLERS)
+    from ..config import device_of
+
     net = load() if model is None else model.eval()
+    if device is not None or model is None:
+        net = _device.on_device(net, _device.resolve(device))
+    dev = device_of(net)
     gen = torch.Generator().manual_seed(check_int(seed, "seed", min_value=0))
     z = torch.randn(n, CODEC_CONFIG["latent_channels"], LENGTH // 512, generator=gen)
     fn = samplers.euler_sample if sampler == "euler" else samplers.heun_sample
-    return torch.cat([fn(net, z[i : i + BATCH], steps=steps) for i in range(0, n, BATCH)])
+    parts = [
+        _device.to_cpu(fn(net, z[i : i + BATCH].to(dev), steps=steps)) for i in range(0, n, BATCH)
+    ]
+    return torch.cat(parts)
 
 
 def sample(
@@ -424,11 +453,14 @@ def sample(
     name: str = "guitar-latent",
     model: Any = None,
     codec: Any = None,
+    device: Any = None,
 ) -> tuple[Any, int]:
     """``n`` generated guitar notes: ``(audio (n, 1, LENGTH), SR)``.
 
     ``name="guitar-codec"`` returns the codec's reconstructions of ``n`` held-out test notes
     (``seed`` picks them; ``steps`` and ``sampler`` are not used): what the codec alone does.
+    ``device``: where the latent model runs (as :func:`sample_latents`); the codec decodes
+    on the CPU.
 
     Introduced in: book/05_latent_diffusion/05_01_latent_diffusion.ipynb
     """
@@ -439,7 +471,7 @@ def sample(
         notes = data.notes(check_int(n, "n", min_value=1), split="test", sr=SR,
                            families=["guitar"], seed=check_int(seed, "seed", min_value=0))  # fmt: skip
         return decode(encode(notes, codec=codec), codec=codec, standardized=False), SR
-    z = sample_latents(n, steps, sampler, seed, model=model)
+    z = sample_latents(n, steps, sampler, seed, model=model, device=device)
     return decode(z, codec=codec), SR
 
 

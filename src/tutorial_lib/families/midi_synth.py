@@ -35,6 +35,7 @@ import numpy as np
 
 from .. import tokens as tk
 from .._validate import check_choice, check_int, check_number, describe
+from . import _device
 
 __all__ = [
     "CHECKPOINTS",
@@ -243,9 +244,12 @@ def segment_batch(notes: list[np.ndarray], starts_frames: Any) -> Any:
 
 
 def _log_snr(t: Any) -> Any:
+    """The cosine log-SNR at ``t``, float32 on ``t``'s device (no host sync for tensors)."""
+    import torch
+
     from ..schedules import cosine_log_snr
 
-    return cosine_log_snr(t).float()
+    return cosine_log_snr(t, check=not torch.is_tensor(t)).float()
 
 
 def _alpha_sigma(t: Any) -> tuple[Any, Any]:
@@ -286,7 +290,7 @@ def loss(net: Any, batch: dict[str, Any]) -> Any:
 
     x = batch["x"]
     t = torch.rand(x.shape[0], device=x.device)
-    alpha, sigma = (v.to(x.device)[:, None, None] for v in _alpha_sigma(t.cpu()))
+    alpha, sigma = (v[:, None, None] for v in _alpha_sigma(t))  # on x's device
     eps = torch.randn_like(x)
     z = alpha * x + sigma * eps
     ctx = batch["context"] if net.has_context else None
@@ -294,7 +298,10 @@ def loss(net: Any, batch: dict[str, Any]) -> Any:
     return (pred - eps).abs().mean()
 
 
-def _trainer(s: dict[str, Any], name: str, ckpt_dir: Path | None, progress: bool = True) -> Any:
+def _trainer(
+    s: dict[str, Any], name: str, ckpt_dir: Path | None, progress: bool = True, device: Any = None
+) -> Any:
+
     import torch
 
     from .. import training
@@ -310,12 +317,26 @@ def _trainer(s: dict[str, Any], name: str, ckpt_dir: Path | None, progress: bool
         max_steps=s["steps"], lr=s["lr"], ema_decay=s["ema_decay"],
         warmup_steps=s["warmup_steps"], ckpt_dir=ckpt_dir,
         ckpt_every=s["ckpt_every"] if ckpt_dir is not None else None, keep=2,
-        config=_config(name), seed=s["seed"], progress=progress,
+        config=_config(name), seed=s["seed"], progress=progress, device=device,
+        workers=_workers(device),
     )  # fmt: skip
 
 
-def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
+def _workers(device: Any) -> int:
+    """Worker processes that make batches ahead: on a GPU the token encoding of a step
+    (Python, about 10 ms at batch 64) would otherwise leave the GPU idle."""
+    import os
+
+    if device is None or str(device).split(":")[0] != "cuda":
+        return 0
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
+def train(mode: str, out_dir: str | Path, resume: bool = False, *, device: Any = None) -> Path:
     """The ``midi-synth`` recipe: the model, then its no-context ablation; writes both files.
+
+    ``device``: where to train (``None``/``"auto"``: the GPU in ``full`` mode, else the CPU;
+    on a GPU, worker processes make the batches ahead).
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
@@ -329,13 +350,15 @@ def train(mode: str, out_dir: str | Path, resume: bool = False) -> Path:
         path = out_dir / f"{name}.safetensors"
         if resume and path.is_file():
             continue
-        trainer = _trainer(s, name, out_dir / f"ckpt-{name}")
+        trainer = _trainer(s, name, out_dir / f"ckpt-{name}", device=_device.resolve(device, mode))
         trainer.fit(resume=resume, overwrite=not resume)
         trainer.export(path, dtype=torch.float16, metadata=meta)
     return out_dir / f"{CHECKPOINTS[0]}.safetensors"
 
 
-def train_model(model: Any, name: str = "midi-synth", mode: str | None = None) -> Any:
+def train_model(
+    model: Any, name: str = "midi-synth", mode: str | None = None, *, device: Any = None
+) -> Any:
     """Train ``model`` in place as the recipe trains ``name`` (writes no file).
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
@@ -343,7 +366,8 @@ def train_model(model: Any, name: str = "midi-synth", mode: str | None = None) -
     from ..config import mode as current_mode
 
     check_choice(name, "name", list(CHECKPOINTS))
-    trainer = _trainer(train_settings(current_mode() if mode is None else mode), name, None)
+    mode = current_mode() if mode is None else mode
+    trainer = _trainer(train_settings(mode), name, None, device=_device.resolve(device, mode))
     trainer.fit()
     model.load_state_dict(trainer.ema_model.state_dict())
     return model
@@ -366,10 +390,10 @@ def load(name: str = "midi-synth") -> Any:
 def _guided(net: Any, z: Any, t: float, memory: Any, guidance: float) -> Any:
     import torch
 
-    tt = torch.full((z.shape[0],), float(t))
+    tt = torch.full((z.shape[0],), float(t), device=z.device)
     if guidance == 1.0:
         return net(z, tt, memory=memory)
-    uncond = net(z, tt, memory=(torch.zeros(z.shape[0], 1, net.dim), None))
+    uncond = net(z, tt, memory=(torch.zeros(z.shape[0], 1, net.dim, device=z.device), None))
     if guidance == 0.0:
         return uncond
     return uncond + guidance * (net(z, tt, memory=memory) - uncond)
@@ -385,6 +409,7 @@ def sample_segment(
     sampler: str | None = None,
     noise: Any = None,
     seed: int = 0,
+    device: Any = None,
 ) -> Any:
     """One segment of mel frames ``(B, FRAMES, 128)`` for ``tokens`` and ``context``.
 
@@ -392,12 +417,17 @@ def sample_segment(
     version, eta 1), predicted clean frames clipped to [-1, 1]. Classifier-free guidance:
     ``eps = eps_uncond + guidance * (eps_cond - eps_uncond)``; ``guidance=1`` is the plain
     conditional model (one call per step), ``0`` the unconditional one. ``tokens=None`` and
-    ``context=None`` sample unconditionally.
+    ``context=None`` sample unconditionally. Runs on ``device`` (default: the network's);
+    the noise is drawn on the CPU from ``seed``, so every device starts from the same noise,
+    and the result comes back to the CPU.
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
     import torch
 
+    from ..config import device_of
+
+    device = device_of(net) if device is None else torch.device(device)
     steps = SAMPLING["steps"] if steps is None else check_int(steps, "steps", min_value=1)
     guidance = (
         SAMPLING["guidance"] if guidance is None else check_number(guidance, "guidance", low=0.0)
@@ -410,13 +440,15 @@ def sample_segment(
     gen = torch.Generator().manual_seed(int(seed) + 1)
     with torch.no_grad():
         if tokens is None and context is None:
-            memory = (torch.zeros(b, 1, net.dim), None)
+            memory = (torch.zeros(b, 1, net.dim, device=device), None)
             guidance = 1.0
         else:
-            memory = net.encode(tokens, context if net.has_context else None, b, noise.device)
+            tokens = None if tokens is None else tokens.to(device)
+            context = None if context is None else context.to(device)
+            memory = net.encode(tokens, context if net.has_context else None, b, device)
         times = torch.linspace(1.0, 0.0, steps + 1)
-        alphas, sigmas = _alpha_sigma(times)
-        z = noise.clone()
+        alphas, sigmas = _alpha_sigma(times)  # CPU scalars: they go with any device
+        z = noise.to(device, copy=True)
         for i in range(steps):
             a, s, a_next, s_next = alphas[i], sigmas[i], alphas[i + 1], sigmas[i + 1]
             eps = _guided(net, z, float(times[i]), memory, float(guidance))
@@ -428,8 +460,9 @@ def sample_segment(
                 snr_ratio = (a * s_next) ** 2 / (a_next * s) ** 2  # = SNR(t) / SNR(t_next)
                 var = s_next**2 * (1 - snr_ratio)
                 mean = a_next * x0 + (s_next**2 - var).clamp_min(0).sqrt() * eps
-                z = mean + var.clamp_min(0).sqrt() * torch.randn(z.shape, generator=gen)
-        return z.clamp(-1, 1)
+                step_noise = torch.randn(z.shape, generator=gen).to(device)
+                z = mean + var.clamp_min(0).sqrt() * step_noise
+        return _device.to_cpu(z.clamp(-1, 1))
 
 
 def generate(
@@ -444,6 +477,7 @@ def generate(
     truth: Any = None,
     seed: int = 0,
     progress: bool = False,
+    device: Any = None,
 ) -> Any:
     """Whole pieces, segment by segment: features ``(B, frames, 128)``.
 
@@ -457,6 +491,9 @@ def generate(
             or ``"truth"`` (the real previous segment from ``truth``, for measuring).
         truth: the real features ``(B, frames, 128)`` for ``context="truth"``.
         seed: seeds each segment's noise.
+        device: where the network runs (default: where ``model`` is; the reference model's
+            default is ``"auto"``: the GPU in ``full`` mode, else the CPU). Features come
+            back to the CPU.
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
@@ -466,6 +503,8 @@ def generate(
 
     check_choice(context, "context", ("model", "silence", "truth"))
     net = load() if model is None else model.eval()
+    if device is not None or model is None:
+        net = _device.on_device(net, _device.resolve(device))
     if not isinstance(notes, (list, tuple)) or not notes:
         raise TypeError(
             f"notes: expected a list of note arrays (one per piece), got {describe(notes)}."
@@ -504,17 +543,21 @@ def sample(
     *,
     name: str = "midi-synth",
     guidance: float | None = None,
+    device: Any = None,
 ) -> tuple[Any, int]:
     """The model's renders of ``n`` held-out MIDI clips: ``(audio (n, 1, LENGTH), SR)``.
 
-    ``seed`` picks the clips (test split, ``seed`` as the dataset seed) and the noise.
+    ``seed`` picks the clips (test split, ``seed`` as the dataset seed) and the noise;
+    ``device`` where the network runs (``None``/``"auto"``: the GPU in ``full`` mode, else
+    the CPU).
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
     check_choice(name, "name", list(MODELS))
     ds = dataset(check_int(n, "n", min_value=1), "test")
     feats = generate([notes_of(ds, i) for i in range(len(ds))], model=load(name), steps=steps,
-                     guidance=guidance, sampler=sampler, seed=seed)  # fmt: skip
+                     guidance=guidance, sampler=sampler, seed=seed,
+                     device=_device.resolve(device))  # fmt: skip
     return to_audio(feats), SR
 
 

@@ -192,7 +192,8 @@ class NoteDecoder(nn.Module):
             raise ValueError("tokens, context: give both (conditional) or neither (unconditional).")
         if tokens.ndim != 2 or tokens.dtype not in (torch.int64, torch.int32):
             raise ValueError(f"tokens: expected int ids (B, L), got {describe(tokens)}.")
-        if int(tokens.max()) >= self.vocab_size or int(tokens.min()) < 0:
+        on_cpu = tokens.device.type == "cpu"  # a GPU read-back would stall every step
+        if on_cpu and (int(tokens.max()) >= self.vocab_size or int(tokens.min()) < 0):
             raise ValueError(f"tokens: ids must be 0 to {self.vocab_size - 1}.")
         pad = tokens == 0
         pad[:, 0] = False  # never mask a whole row (an empty segment still has its tie token)

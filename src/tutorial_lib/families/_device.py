@@ -1,0 +1,47 @@
+"""Where a family's network runs: one helper for every family (not a family itself).
+
+The device rule of the library: functions compute on the device of their inputs, and the
+families' ``train``, ``sample`` and generation helpers take ``device=`` (``None``/``"auto"``:
+the GPU in ``full`` mode, the CPU in ``fast`` and ``book`` mode; see
+``tl.config.resolve_device``). Reference models are loaded once, on the CPU, and cached;
+:func:`on_device` gives a copy on another device (a few MB, made per call, so it is never
+stale), so a notebook that samples on a GPU never moves the module that other cells hold.
+
+Introduced in: book/appendix_scale/A_02_training_at_scale.ipynb
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+
+def _index(device: Any) -> Any:
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def on_device(model: Any, device: Any) -> Any:
+    """``model`` itself when it is on ``device`` already, else a copy of it there (eval mode)."""
+    from ..config import device_of
+
+    if _index(device_of(model)) == _index(device):
+        return model
+    return copy.deepcopy(model).to(device).eval()
+
+
+def resolve(device: Any, mode: str | None = None) -> Any:
+    """``tl.config.resolve_device(device, run_mode=mode)``."""
+    from ..config import resolve_device
+
+    return resolve_device(device, run_mode=mode)
+
+
+def to_cpu(x: Any) -> Any:
+    """``x`` on the CPU (results of a family come back there), or ``x`` itself on ``meta``,
+    the device of shapes without values that the tests use to catch mixed devices."""
+    return x if x.device.type == "meta" else x.cpu()
