@@ -60,6 +60,71 @@ def check_channels(channels: Any) -> int:
     return channels
 
 
+WORKERS_ENV = "TUTORIAL_WORKERS"
+
+
+def data_workers(n: int) -> int:
+    """Processes that render ``n`` clips: ``$TUTORIAL_WORKERS`` if set, else every core in
+    ``full`` mode (thousands of clips before a GPU run) and 1 in ``fast``/``book`` mode
+    (the notebooks' budgets are measured with one). Small sets always render in-process."""
+    import os
+
+    from ..config import mode
+
+    raw = os.environ.get(WORKERS_ENV, "").strip()
+    if raw:
+        workers = check_int(int(raw) if raw.isdigit() else raw, WORKERS_ENV, min_value=1)
+    else:
+        workers = (os.cpu_count() or 1) if mode() == "full" else 1
+    return 1 if n < 64 else min(workers, 32)
+
+
+def _render_chunk(make: Callable[[int], Any], start: int, stop: int) -> list[Any]:
+    return [make(i) for i in range(start, stop)]
+
+
+def render_clips(
+    make: Callable[[int], tuple[np.ndarray, dict[str, Any]]],
+    n: int,
+    audio: np.ndarray,
+    desc: str,
+    progress: bool | None,
+) -> list[dict[str, Any]]:
+    """Fill ``audio[i]`` with clip ``i`` of ``make(i) -> (clip, info)``; the infos in order.
+
+    Each clip depends on its index alone (``clip_rng``), so the result is the same for any
+    number of worker processes (:func:`data_workers`); ``make`` must be picklable (a
+    module-level function or a ``functools.partial`` of one) when there are several.
+    """
+    workers = data_workers(n)
+    items: list[dict[str, Any]] = []
+    with progress_bar(n, desc, progress) as bar:
+        if workers == 1:
+            for i in range(n):
+                audio[i], info = make(i)
+                items.append(info)
+                bar.update()
+            return items
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        size = max(16, -(-n // (workers * 8)))
+        bounds = [(a, min(n, a + size)) for a in range(0, n, size)]
+        # fork where there is one (Linux): the workers render with NumPy, SciPy and the
+        # SoundFont only, never torch, and fork does not re-run an unguarded __main__
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            starts = [a for a, _ in bounds]
+            chunks = pool.map(_render_chunk, [make] * len(bounds), starts, [b for _, b in bounds])
+            for start, chunk in zip(starts, chunks, strict=True):
+                for j, (clip, info) in enumerate(chunk):
+                    audio[start + j] = clip
+                    items.append(info)
+                bar.update(len(chunk))
+    return items
+
+
 def progress_bar(total: int, desc: str, progress: bool | None) -> Any:
     """A tqdm bar (``progress=None``: only for long jobs, over 200 items)."""
     from ..config import progress as progress_bar

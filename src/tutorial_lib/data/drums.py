@@ -21,7 +21,14 @@ import numpy as np
 
 from .._validate import check_int, check_number, check_sample_rate, check_subset
 from . import synth
-from ._base import ClipDataset, build_cached, check_channels, check_split, clip_rng, progress_bar
+from ._base import (
+    ClipDataset,
+    build_cached,
+    check_channels,
+    check_split,
+    clip_rng,
+    render_clips,
+)
 
 __all__ = ["DRUM_CLASSES", "DRUM_NOTES", "DRUM_KITS", "TINY_AUDIO_DIFFUSION", "drums"]
 
@@ -110,6 +117,19 @@ def _one_clip(
     return x, info
 
 
+def _clip_at(
+    i: int, *, seed: int, split: str, classes: tuple[str, ...], frac: float, sr: int,
+    length: int, channels: int,
+) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+    """Clip ``i`` of a drums set and its metadata (it depends on ``(seed, split, i)`` only)."""
+    rng = clip_rng("drums", seed, split, i)
+    cls = classes[i % len(classes)]
+    parametric = bool(rng.uniform() < frac)
+    x, info = _one_clip(cls, rng, sr=sr, length=length, channels=channels, parametric=parametric)
+    info["label"] = classes.index(cls)
+    return x, info
+
+
 def drums(
     n: int = 1000,
     *,
@@ -179,20 +199,11 @@ def drums(
 
     def generate() -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
         audio = np.zeros((n, channels, length), dtype=np.float32)
-        items = []
-        with progress_bar(n, "drums", progress) as bar:
-            for i in range(n):
-                rng = clip_rng("drums", seed, split, i)
-                cls = classes[i % len(classes)]
-                parametric = bool(rng.uniform() < frac)
-                x, info = _one_clip(
-                    cls, rng, sr=sr, length=length, channels=channels, parametric=parametric
-                )
-                audio[i] = x
-                info["label"] = classes.index(cls)
-                items.append(info)
-                bar.update()
-        return audio, items, {}
+        make = functools.partial(
+            _clip_at, seed=seed, split=split, classes=tuple(classes), frac=frac, sr=sr,
+            length=length, channels=channels,
+        )  # fmt: skip
+        return audio, render_clips(make, n, audio, "drums", progress), {}
 
     audio, items, extra, folder = build_cached("drums", spec, generate, cache=cache)
     kinds = {m["source"] for m in items}

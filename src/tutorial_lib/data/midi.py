@@ -13,6 +13,7 @@ Introduced in: book/appendix/A_01_metrics.ipynb
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ import torch
 
 from .._validate import check_choice, check_int, check_number, check_sample_rate, check_subset
 from . import synth
-from ._base import ClipDataset, build_cached, check_channels, check_split, clip_rng, progress_bar
+from ._base import ClipDataset, build_cached, check_channels, check_split, clip_rng, render_clips
 from .drums import DRUM_KITS, DRUM_NOTES
 from .notes import _program_family
 
@@ -347,6 +348,32 @@ class MidiDataset(ClipDataset):
         return path
 
 
+def _clip_at(
+    i: int, *, seed: int, split: str, styles: tuple[str, ...], seconds: float, sr: int,
+    length: int, used: str, channels: int, level: str,
+) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+    """Clip ``i`` of a midi set and its metadata (it depends on ``(seed, split, i)`` only)."""
+    fade = min(length, int(0.02 * sr))
+    rng = clip_rng("midi", seed, split, i)
+    style = styles[i % len(styles)]
+    song = _compose(style, seconds, rng)
+    notes = _quantize(song["notes"], sr, length)
+    x = _render(notes, song["programs"], sr, length, used, (seed, split, i))
+    x[:, length - fade :] *= np.linspace(1.0, 0.0, fade)
+    x = x.mean(0, keepdims=True) if channels == 1 else x
+    info = dict(
+        label=styles.index(style),
+        class_name=style,
+        notes=notes,
+        tempo=song["tempo"],
+        key=song["key"],
+        time_signature=song["time_signature"],
+        **{f"program_{t}": p for t, p in song["programs"].items()},
+        source=used,
+    )
+    return _level(x, level), info
+
+
 def midi(
     n: int = 200,
     *,
@@ -408,32 +435,11 @@ def midi(
 
     def generate() -> tuple[np.ndarray, list[dict[str, Any]], dict[str, Any]]:
         audio = np.zeros((n, channels, length), dtype=np.float32)
-        items = []
-        fade = min(length, int(0.02 * sr))
-        with progress_bar(n, "midi", progress) as bar:
-            for i in range(n):
-                rng = clip_rng("midi", seed, split, i)
-                style = styles[i % len(styles)]
-                song = _compose(style, seconds, rng)
-                notes = _quantize(song["notes"], sr, length)
-                x = _render(notes, song["programs"], sr, length, used, (seed, split, i))
-                x[:, length - fade :] *= np.linspace(1.0, 0.0, fade)
-                x = x.mean(0, keepdims=True) if channels == 1 else x
-                audio[i] = _level(x, level)
-                items.append(
-                    dict(
-                        label=styles.index(style),
-                        class_name=style,
-                        notes=notes,
-                        tempo=song["tempo"],
-                        key=song["key"],
-                        time_signature=song["time_signature"],
-                        **{f"program_{t}": p for t, p in song["programs"].items()},
-                        source=used,
-                    )  # fmt: skip
-                )
-                bar.update()
-        return audio, items, {}
+        make = functools.partial(
+            _clip_at, seed=seed, split=split, styles=tuple(styles), seconds=seconds, sr=sr,
+            length=length, used=used, channels=channels, level=level,
+        )  # fmt: skip
+        return audio, render_clips(make, n, audio, "midi", progress), {}
 
     audio, items, extra, folder = build_cached("midi", spec, generate, cache=cache)
     return MidiDataset(
