@@ -185,3 +185,13 @@ def test_sample_checks_the_model_output():
         registry.sample("no_sr", 2)
     with pytest.raises(ValueError, match="n"):
         registry.sample("ok", 0)
+
+
+def test_device_reaches_a_family_that_takes_one_and_not_one_that_does_not(tmp_path, monkeypatch):
+    """registry.sample/run_recipe pass device= only to functions that take it; a family
+    written without one still runs on the CPU, and asking it for a GPU names the problem."""
+    _family_package(tmp_path, monkeypatch, {"fake": _FAMILY})
+    audio, _ = registry.sample("fake-b", 2, device="cpu")
+    assert float(audio.mean()) == 0.5
+    with pytest.raises(ValueError, match="device: .*without a device argument"):
+        registry.sample("fake-b", 2, device="cuda")

@@ -75,7 +75,9 @@ def _family_functions(module: Any) -> tuple[Callable[..., Any], dict[str, Callab
     """The recipe function and the sample functions (one per name of ``MODELS``) of a family."""
 
     def recipe(mode: str, out_dir: Path, resume: bool, device: Any = None) -> Path:
-        return module.train(mode, out_dir, resume, device=device)
+        # a device only when one is asked for: a family written before devices still runs
+        kw = _device_kw(module.train, device, f"{module.__name__}.train")
+        return module.train(mode, out_dir, resume, **kw)
 
     recipe.__module__ = module.__name__
     recipe.__qualname__ = "train"
@@ -84,7 +86,8 @@ def _family_functions(module: Any) -> tuple[Callable[..., Any], dict[str, Callab
 
         def sample_fn(n: int, steps: int | None, sampler: str | None, seed: int,
                       device: Any = None, _name: str = model_name) -> Any:  # fmt: skip
-            return module.sample(n, steps, sampler, seed, name=_name, device=device)
+            kw = _device_kw(module.sample, device, f"{module.__name__}.sample")
+            return module.sample(n, steps, sampler, seed, name=_name, **kw)
 
         sample_fn.__module__ = module.__name__
         sample_fn.__qualname__ = f"sample[name={model_name}]"
@@ -227,6 +230,34 @@ def get_model(name: str) -> Callable[[int, int | None, str | None, int], tuple[A
     return _lookup(_MODELS, "model", name)
 
 
+def _device_kw(fn: Callable[..., Any], device: Any, what: str) -> dict[str, Any]:
+    """``{"device": device}`` when ``fn`` takes a device and one is asked for, else ``{}``: a
+    function written without one runs on the CPU, and asking it for another device is an
+    error that says so."""
+    import inspect
+
+    if device is None:
+        return {}
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # pragma: no cover - builtins without a signature
+        params = ()
+    if any(p.name == "device" or p.kind is p.VAR_KEYWORD for p in params):
+        return {"device": device}
+    if str(device) not in ("cpu", "auto"):
+        raise ValueError(
+            f"device: {what} was written without a device argument, so it runs on the CPU "
+            f"only; got device={str(device)!r}. Fix: device='cpu', or give it a device= "
+            f"argument."
+        )
+    return {}
+
+
+def _call_on(fn: Callable[..., Any], device: Any, what: str, *args: Any) -> Any:
+    """``fn(*args)``, with ``device=`` when it takes one (:func:`_device_kw`)."""
+    return fn(*args, **_device_kw(fn, device, what))
+
+
 def run_recipe(
     name: str, mode: str, out_dir: str | Path, *, resume: bool = False, device: Any = None
 ) -> Path:
@@ -256,7 +287,7 @@ def run_recipe(
         raise TypeError(f"out_dir: expected a folder path, got {describe(out_dir)}.")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result = fn(mode, out, resume) if device is None else fn(mode, out, resume, device=device)
+    result = _call_on(fn, device, f"recipe {name!r}", mode, out, resume)
     if not isinstance(result, (str, Path)) or not Path(result).is_file():
         raise RuntimeError(
             f"recipe {name!r} ({_RECIPES[name].origin}) must return the path of the checkpoint "
@@ -295,11 +326,7 @@ def sample(
         raise TypeError(f"sampler: expected a sampler name (str) or None, got {describe(sampler)}.")
     seed = check_int(seed, "seed", min_value=0, max_value=2**32 - 1)
     with torch.no_grad():  # sampling never trains: no autograd graph, whatever fn does
-        result = (
-            fn(n, steps, sampler, seed)
-            if device is None
-            else fn(n, steps, sampler, seed, device=device)
-        )
+        result = _call_on(fn, device, f"model {name!r}", n, steps, sampler, seed)
     origin = _MODELS[name].origin
     if not (isinstance(result, tuple) and len(result) == 2):
         raise RuntimeError(
