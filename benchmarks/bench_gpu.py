@@ -101,11 +101,12 @@ def bench_family(family: str, args: argparse.Namespace) -> dict[str, Any]:
         _sync()
         seconds = time.perf_counter() - start
         rate = args.steps / seconds
-        batch = trainer._source.fn.batch_size if hasattr(trainer._source.fn, "batch_size") else None
+        source = trainer._source.fn  # RandomBatches has batch_size, chapter 6's batch
+        batch = getattr(source, "batch_size", getattr(source, "batch", None))
         projected += full_steps / rate
         row["networks"].append({
             "network": name, "steps_per_s": round(rate, 1), "full_steps": full_steps,
-            "batch": batch if batch is not None else getattr(trainer._source.fn, "batch", None),
+            "batch": batch,
             "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3)
             if device.type == "cuda" else None,
             "amp": None if trainer.amp_dtype is None else str(trainer.amp_dtype),

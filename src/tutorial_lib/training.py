@@ -296,6 +296,15 @@ class _BatchSource:
                 self.pos += 1
 
 
+def _floats(values: list[Any]) -> list[float]:
+    """Numbers, or same-device scalar tensors read back in one transfer, as floats."""
+    import torch
+
+    if values and torch.is_tensor(values[0]):
+        return torch.stack([v.float() for v in values]).tolist()
+    return [float(v) for v in values]
+
+
 def _check_loss(loss: Any, step: int, *, read: bool = True) -> Any:
     """Check what ``loss_fn`` returned; its value as a float (``read=False``: the detached
     tensor, left on its device so that the step does not wait for it)."""
@@ -776,27 +785,13 @@ class Trainer:
 
     def _flush(self) -> list[float]:
         """Move the pending steps' loss and gradient norm to the history (one host read)."""
-        import torch
-
         if not self._pending:
             return []
         pending, self._pending = self._pending, []
-        losses = [p[2] for p in pending]
-        norms = [p[3] for p in pending]
         if self.device.type == "meta":  # shapes only: no numbers to read
-            values = [math.nan] * len(pending)
-            grads = [math.nan] * len(pending)
+            values = grads = [math.nan] * len(pending)
         else:
-            values = (
-                [float(v) for v in losses]
-                if not torch.is_tensor(losses[0])
-                else (torch.stack([v.float() for v in losses]).tolist())
-            )
-            grads = (
-                [float(v) for v in norms]
-                if not torch.is_tensor(norms[0])
-                else (torch.stack([v.float() for v in norms]).tolist())
-            )
+            values, grads = _floats([p[2] for p in pending]), _floats([p[3] for p in pending])
         for (step, lr, _, _, elapsed), value, grad in zip(pending, values, grads, strict=True):
             if self.device.type != "meta" and not math.isfinite(value):
                 raise FloatingPointError(

@@ -301,7 +301,6 @@ def loss(net: Any, batch: dict[str, Any]) -> Any:
 def _trainer(
     s: dict[str, Any], name: str, ckpt_dir: Path | None, progress: bool = True, device: Any = None
 ) -> Any:
-
     import torch
 
     from .. import training
