@@ -74,7 +74,7 @@ format: $(STAMP)
 	$(BIN)/ruff format src tests book benchmarks scripts
 
 unit: $(STAMP)
-	TUTORIAL_MODE=fast $(BIN)/pytest tests --ignore=tests/browser
+	TUTORIAL_MODE=fast TUTORIAL_STRICT_REFERENCES=1 $(BIN)/pytest tests --ignore=tests/browser
 
 # Sliders run as their static twin here, as in the book builds: live ipywidgets under nbclient
 # sometimes hold a cell's reply until the cell timeout (nbclient#312, nbconvert#2029; seen

@@ -109,6 +109,148 @@ MAX_FIGURE_WIDTH = 10.0
 FIGSIZE_RE = re.compile(r"figsize=\(\s*(\d+(?:\.\d+)?)\s*,")
 
 
+#: The least number of claim cells (``tl.claims.claim``) a chapter must have: chapters whose
+#: prose compares measured numbers. Every claim's sentence must be in the markdown cell above.
+MIN_CLAIMS = {
+    "03_01_waveform_unet.ipynb": 2,
+    "04_01_mel_diffusion.ipynb": 2,
+    "05_01_latent_diffusion.ipynb": 3,
+    "06_01_midi_synthesis.ipynb": 3,
+    "07_01_when_it_only_outputs_noise.ipynb": 2,
+}
+#: The closing sections, in this order, where a notebook has them (H2 titles).
+CLOSING_SECTIONS = ("Summary", "Exercises", "Further reading")
+
+
+def _claim_sentences(src: str) -> list[str] | None:
+    """The sentences (first arguments) of the ``claim(...)`` calls of a code cell's source.
+
+    ``None`` when a call's sentence is not a plain string literal (the rule cannot read it).
+    """
+    import ast
+
+    try:
+        tree = ast.parse(src)
+    except SyntaxError:
+        return None
+    out: list[str] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+        if name != "claim":
+            continue
+        if (
+            not node.args
+            or not isinstance(node.args[0], ast.Constant)
+            or not isinstance(node.args[0].value, str)
+        ):
+            return None
+        out.append(node.args[0].value)
+    return out
+
+
+def check_claims(name: str, cells: list[dict]) -> list[str]:
+    """Claims are tests: hidden claim cells, each quoting the markdown right above it."""
+    from tutorial_lib.claims import normalise
+
+    problems: list[str] = []
+    count = 0
+    last_md = ""
+    for i, cell in enumerate(cells):
+        src = _source(cell)
+        if cell.get("cell_type") == "markdown":
+            last_md = normalise(src)
+            continue
+        if "claim(" not in src:
+            continue
+        sentences = _claim_sentences(src)
+        where = f"{name} cell {i}"
+        if sentences is None:
+            problems.append(
+                f"{where}: a claim's sentence must be a plain string literal "
+                "(tl.claims.claim('the sentence as the page says it', holds, **numbers))"
+            )
+            continue
+        if not sentences:
+            continue
+        if "remove-cell" not in cell.get("metadata", {}).get("tags", []):
+            problems.append(f"{where}: a claim cell must be tagged remove-cell (hidden)")
+        for sentence in sentences:
+            count += 1
+            if normalise(sentence) not in last_md:
+                problems.append(
+                    f"{where}: the claim {sentence!r} is not in the markdown cell above it "
+                    "(quote the sentence of the page word for word, so prose and test agree)"
+                )
+    need = MIN_CLAIMS.get(name, 0)
+    if count < need:
+        problems.append(
+            f"{name}: {count} claim cells, this chapter needs at least {need} "
+            "(a hidden tl.claims.claim after each sentence that compares measured numbers)"
+        )
+    return problems
+
+
+#: Known notation drifts (book/00_intro/notation.md), checked in the markdown's maths:
+#: (pattern, what is wrong, notebooks where the symbol is correct).
+NOTATION_DRIFTS = (
+    (
+        re.compile(r"\\sigma\s*\("),
+        "the sigmoid is written \\mathrm{sigmoid}(u), never \\sigma(u)",
+        (),
+    ),
+    (
+        re.compile(r"\\sigma_t|\\sigma_\{t\}"),
+        "the noise scale is s_t (\\sigma is a standard deviation)",
+        (),
+    ),
+    (
+        re.compile(r"(?<!bar)(?<!bar )\\alpha_t"),
+        "a continuous process writes a_t; \\alpha_t is DDPM's per-step 1 - beta_t",
+        ("01_01_forward_noising.ipynb",),
+    ),
+    (
+        re.compile(r"(?<![A-Za-z\\])z\s*\\sim|x_0\s*-\s*z(?![A-Za-z])"),
+        "the noise is \\epsilon (z is reserved for latents)",
+        (),
+    ),
+)
+MATH_RE = re.compile(r"\$\$?[^$]+\$\$?")
+
+
+def check_notation(name: str, cells: list[dict]) -> list[str]:
+    """The markdown's maths uses the notation page's symbols (:data:`NOTATION_DRIFTS`)."""
+    problems = []
+    for i, cell in enumerate(cells):
+        if cell.get("cell_type") != "markdown":
+            continue
+        for math in MATH_RE.findall(_source(cell)):
+            for pattern, why, allowed in NOTATION_DRIFTS:
+                if name not in allowed and pattern.search(math):
+                    problems.append(f"{name} cell {i}: {math.strip()[:60]!r}: {why}")
+    return problems
+
+
+def check_section_order(name: str, cells: list[dict]) -> list[str]:
+    """The closing sections come in the order of :data:`CLOSING_SECTIONS`."""
+    found = [
+        line[3:].strip()
+        for c in cells
+        if c.get("cell_type") == "markdown"
+        for line in _source(c).splitlines()
+        if line.startswith("## ") and line[3:].strip() in CLOSING_SECTIONS
+    ]
+    expected = [s for s in CLOSING_SECTIONS if s in found]
+    if found != expected:
+        return [
+            f"{name}: closing sections in the order {found}, the book's order is {expected} "
+            "(Summary, Exercises, Further reading)"
+        ]
+    return []
+
+
 def check_notebook(path: Path, repo_url: str) -> list[str]:
     """Every rule for one notebook file."""
     name = path.name
@@ -150,6 +292,8 @@ def check_notebook(path: Path, repo_url: str) -> list[str]:
                 )
     if not cells:
         return problems + [f"{name}: empty notebook"]
+    problems += check_claims(name, cells) + check_section_order(name, cells)
+    problems += check_notation(name, cells)
     first = cells[0]
     if first.get("cell_type") != "code" or _source(first).strip() != bootstrap_source(repo_url):
         problems.append(

@@ -161,3 +161,12 @@ def test_fit_latents_on_another_codecs_latents():
     assert out.shape == (3, 6, 10) and not out.requires_grad
     with pytest.raises(ValueError, match="latents"):
         fam.fit_latents(torch.zeros(1, 6, 10), steps=1)
+
+
+def test_the_codec_entry_describes_the_codec():
+    """guitar-codec's registry numbers are the codec's own (load_codec prints them): its
+    parameter count, not the latent model's, and none of the latent model's FD."""
+    ref = ck.reference("guitar-codec")
+    assert ref.metric["parameters"] == fam.build_codec().num_parameters()
+    assert "fd" not in ref.metric and "sampler" not in ref.metric
+    assert ck.reference("guitar-latent").metric["parameters"] == fam.build().num_parameters()

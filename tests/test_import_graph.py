@@ -4,7 +4,7 @@ Every ``import`` of a ``tutorial_lib`` module counts, also the ones inside funct
 import is still a dependency). Layers, from the bottom:
 
 0. base: ``_validate``, ``_io`` (atomic writes), ``_style`` (the plot style), ``config``,
-   ``exercises``
+   ``exercises``, ``claims``
 1. sound and pictures: ``audio``, ``plotting``, ``widgets``, ``mel``
 2. networks and data: ``models.*``, ``data.*``, ``tokens`` (notes as tokens)
 3. diffusion math, training and checkpoints: ``schedules``, ``objectives``, ``samplers``,
@@ -30,6 +30,7 @@ ROOT = Path(tutorial_lib.__file__).resolve().parent
 
 LAYERS: dict[str, int] = {
     "_validate": 0, "_io": 0, "_style": 0, "config": 0, "exercises": 0,
+    "claims": 0,
     "audio": 1, "plotting": 1, "widgets": 1, "mel": 1,
     "models": 2, "data": 2, "tokens": 2,
     "schedules": 3, "objectives": 3, "samplers": 3, "vdiffusion": 3, "metrics": 3,
@@ -123,7 +124,7 @@ def layer(module: str) -> int:
     if first not in LAYERS:
         raise KeyError(
             f"{module} has no layer: add it to LAYERS in tests/test_import_graph.py (and to "
-            f"the layer table in CONTRIBUTING.md)."
+            f"the layer table in docs/FAMILIES.md, 'The layers')."
         )
     return LAYERS[first]
 
@@ -145,7 +146,7 @@ def test_no_import_circles():
     assert not found, (
         "import circles in tutorial_lib (each list imports itself round): "
         + "; ".join(" <-> ".join(c) for c in found)
-        + ". Fix: move what the lower module needs down (see CONTRIBUTING.md, 'The library')."
+        + ". Fix: move what the lower module needs down (see docs/FAMILIES.md, 'The layers')."
     )
 
 

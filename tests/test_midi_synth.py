@@ -248,6 +248,28 @@ def test_measures_reach_their_ceiling_on_truth_and_fall_for_shuffled_notes(clips
         fam.retrieval_accuracy(feats, feats[:2])
 
 
+def test_pitch_chance_is_the_score_of_a_random_class(clips):
+    """pitch_chance = the mean share of sounding classes; a tracker that picks a random class
+    per frame scores it on average (checked by simulation on the same notes)."""
+    _, feats, notes = clips
+    frames = feats.shape[1]
+    chance = fam.pitch_chance(notes, frames)
+    assert 0 < chance < 1
+    rng = np.random.default_rng(0)
+    hits = total = 0
+    for n in notes:
+        for classes in fam._pitch_classes(n, frames):
+            if classes:
+                picks = rng.integers(0, 12, size=200)
+                hits += int(np.isin(picks, list(classes)).sum())
+                total += 200
+    assert abs(hits / total - chance) < 0.02
+    # the real frames score far above it (the tracker works), the pitch classes matter
+    assert fam.pitch_accuracy(feats, notes) > chance + 0.2
+    with pytest.raises(ValueError, match="notes"):
+        fam.pitch_chance([], frames)
+
+
 def test_training_batches_and_loss(clips):
     ds, feats, notes = clips
     batches = fam._Batches(feats, notes, 5, p_drop=0.5)

@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from reference_impl import reference
 
 from tutorial_lib import objectives as O
 from tutorial_lib import schedules
@@ -27,7 +28,7 @@ def batch():
 
 
 def test_v_target_matches_diffusers_get_velocity(batch):
-    diffusers = pytest.importorskip("diffusers")
+    diffusers = reference("diffusers")
     ref = diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
     x0, eps, _, _ = batch
     steps = torch.tensor([0, 250, 700, 999])

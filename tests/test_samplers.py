@@ -7,6 +7,7 @@ import math
 
 import pytest
 import torch
+from reference_impl import reference
 
 import tutorial_lib as tl
 from tutorial_lib import samplers as S
@@ -30,7 +31,7 @@ def _fake_eps(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize("steps", [1, 2, 3, 7, 10, 50, 1000])
 def test_ddpm_timesteps_match_diffusers_trailing(steps):
-    diffusers = pytest.importorskip("diffusers")
+    diffusers = reference("diffusers")
     ref = diffusers.DDIMScheduler(num_train_timesteps=N, timestep_spacing="trailing")
     ref.set_timesteps(steps)
     ts = S.ddpm_timesteps(N, steps)
@@ -52,7 +53,7 @@ def test_flow_times_and_shift():
 @pytest.mark.parametrize("eta", [0.0, 1.0, 0.5])
 @pytest.mark.parametrize("steps", [10, 50])
 def test_ddim_step_matches_diffusers(eta, steps):
-    diffusers = pytest.importorskip("diffusers")
+    diffusers = reference("diffusers")
     ref = diffusers.DDIMScheduler(
         num_train_timesteps=N,
         beta_schedule="squaredcos_cap_v2",
@@ -77,7 +78,7 @@ def test_ddim_step_matches_diffusers(eta, steps):
 
 @pytest.mark.parametrize("steps", [None, 25])
 def test_ddpm_posterior_matches_diffusers(steps):
-    diffusers = pytest.importorskip("diffusers")
+    diffusers = reference("diffusers")
     ref = diffusers.DDPMScheduler(
         num_train_timesteps=N,
         beta_schedule="linear",
@@ -116,7 +117,7 @@ def test_ddpm_posterior_matches_diffusers(steps):
 )
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # numpy 2 notice inside diffusers
 def test_dpm_solver_pp_2m_matches_diffusers(steps, prediction):
-    diffusers = pytest.importorskip("diffusers")
+    diffusers = reference("diffusers")
     ref = diffusers.DPMSolverMultistepScheduler(
         num_train_timesteps=N,
         beta_start=0.00085,
@@ -143,7 +144,7 @@ def test_dpm_solver_pp_2m_matches_diffusers(steps, prediction):
 
 
 def test_ddim_sampler_matches_diffusers_loop():
-    diffusers = pytest.importorskip("diffusers")
+    diffusers = reference("diffusers")
     ref = diffusers.DDIMScheduler(
         num_train_timesteps=N,
         beta_start=0.00085,
@@ -411,7 +412,7 @@ def test_ddim_start_step_matches_diffusers_add_noise_then_the_remaining_steps():
     """Variations: noise the input to visited step k with diffusers' add_noise, run its DDIM loop
     from timesteps[k]; ours with start_step=k and init= gives the same (and start_step=0 is
     the plain sampler)."""
-    diffusers = pytest.importorskip("diffusers")
+    diffusers = reference("diffusers")
     ref = diffusers.DDIMScheduler(num_train_timesteps=N, beta_schedule="linear",
                                   clip_sample=False, timestep_spacing="trailing")  # fmt: skip
     ref.set_timesteps(10)

@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from reference_impl import reference
 
 from tutorial_lib import schedules as S
 
@@ -38,7 +39,7 @@ def clip() -> torch.Tensor:
     ],
 )
 def test_alpha_bar_matches_diffusers(ours, theirs, beta_t0, beta_t1, steps):
-    diffusers = pytest.importorskip("diffusers")
+    diffusers = reference("diffusers")
     ref = diffusers.DDPMScheduler(
         num_train_timesteps=steps, beta_start=beta_t0, beta_end=beta_t1, beta_schedule=theirs
     )

@@ -190,3 +190,96 @@ def test_library_map_is_current():
     assert library_map.OUT.read_text() == library_map.render(), (
         "docs/LIBRARY.md is out of date: run python scripts/library_map.py"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# Claims are tests: the rule that ties each claim to its sentence, and a planted false claim.
+
+
+def _chapter_with_claims(book: Path) -> tuple[Path, dict]:
+    path = next(p for p in rules.notebooks(book) if p.name == "05_01_latent_diffusion.ipynb")
+    return path, json.loads(path.read_text())
+
+
+def _claim_cells(nb: dict) -> list[dict]:
+    return [c for c in nb["cells"] if c["cell_type"] == "code" and "claims.claim(" in
+            "".join(c["source"])]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "breakage, expected",
+    [
+        ("reworded", "is not in the markdown cell above it"),
+        ("shown", "must be tagged remove-cell"),
+        ("not_literal", "must be a plain string literal"),
+        ("too_few", "claim cells, this chapter needs at least"),
+        ("order", "closing sections in the order"),
+    ],
+)
+def test_claim_rules_fail_when_broken(book, breakage, expected):
+    path, nb = _chapter_with_claims(book)
+    cells = _claim_cells(nb)
+    assert cells, "chapter 5 has claim cells"
+    first = cells[0]
+    src = "".join(first["source"])
+    if breakage == "reworded":  # the prose changed, the claim did not (or the other way round)
+        i = nb["cells"].index(first) - 1
+        md = "".join(nb["cells"][i]["source"])
+        nb["cells"][i]["source"] = md.replace("well above", "a little above")
+    elif breakage == "shown":
+        first["metadata"]["tags"] = []
+    elif breakage == "not_literal":
+        first["source"] = src.replace(
+            'tl.claims.claim(\n    "', 'tl.claims.claim(\n    sentence + "', 1
+        )
+    elif breakage == "too_few":
+        nb["cells"] = [c for c in nb["cells"] if c not in cells]
+    elif breakage == "order":
+        i = next(
+            i for i, c in enumerate(nb["cells"]) if "".join(c["source"]).startswith("## Summary")
+        )
+        nb["cells"].append(nb["cells"].pop(i))  # the Summary after Further reading
+    _save(path, nb)
+    assert expected in _problems(book)
+
+
+def test_a_planted_false_claim_fails_the_page():
+    """Executing a claim cell whose sentence the page's numbers contradict raises ClaimError
+    (what makes the book build fail when a retrain changes a result)."""
+    import tutorial_lib as tl
+
+    nb = json.loads(
+        next(p for p in rules.notebooks() if p.name == "05_01_latent_diffusion.ipynb").read_text()
+    )
+    src = "".join(
+        next(
+            c for c in _claim_cells(nb) if "most of the remaining distance" in "".join(c["source"])
+        )["source"]
+    )
+    page = {"steps": 4, "tl": tl}
+    # the page's numbers as printed in the book (latent model far above its ceiling): holds
+    page["scores"] = {"Euler 4": {"fd": 28.8, "fd_floor": 22.3}, "Heun 2": {"fd": 28.4},
+                      "real through the codec": {"fd": 23.4}}  # fmt: skip
+    with tl.use_mode("book"):
+        exec(src, page)
+        # a retrain that moved the gap to the codec: the same cell now fails, naming the sentence
+        page["scores"]["real through the codec"]["fd"] = 28.0
+        with pytest.raises(tl.claims.ClaimError, match="the latent model's, not the codec's"):
+            exec(src, page)
+
+
+@pytest.mark.parametrize(
+    "math, expected",
+    [
+        (r"$s_t^2 = \sigma(-\lambda)$", "never \\sigma(u)"),
+        (r"$\sigma_t^2 = 1 - a_t^2$", "the noise scale is s_t"),
+        (r"$x_t = \alpha_t x_0 + s_t \epsilon$", "a continuous process writes a_t"),
+        (r"$x_t = (1 - t) x_0 + t z$, $z \sim \mathcal N(0, I)$", "z is reserved for latents"),
+    ],
+)
+def test_notation_rule_fails_on_the_known_drifts(book, math, expected):
+    path = next(p for p in rules.notebooks(book) if p.name == "05_01_latent_diffusion.ipynb")
+    nb = json.loads(path.read_text())
+    nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": f"Here {math}."})
+    _save(path, nb)
+    assert expected in _problems(book)

@@ -323,7 +323,9 @@ def test_history_as_dict_and_plot():
     assert set(d) == {"step", "loss", "lr", "grad_norm", "time"} and len(d["loss"]) == 3
     d["loss"].clear()
     assert len(h.loss) == 3  # a copy
-    assert h.plot() is not None
+    ax = h.plot()
+    line = ax.get_lines()[0]  # the loss curve, step by step
+    assert list(line.get_xdata()) == h.step and list(line.get_ydata()) == h.loss
     assert "3 steps" in repr(h) and repr(History()) == "History(empty)"
 
 

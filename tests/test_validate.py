@@ -11,9 +11,15 @@ from tutorial_lib import _validate as v
 
 @pytest.mark.parametrize("make", [np.zeros, torch.zeros])
 def test_good_audio_passes(make):
-    v.check_audio(make(16000), "x")
-    v.check_audio(make((2, 16000)), "x")
-    v.check_audio(make((4, 1, 100)), "x", batch=True)
+    """Good audio passes (the check returns None), and the same arrays in the wrong role
+    fail: the check looks at the shapes, it does not accept everything."""
+    assert v.check_audio(make(16000), "x") is None
+    assert v.check_audio(make((2, 16000)), "x") is None
+    assert v.check_audio(make((4, 1, 100)), "x", batch=True) is None
+    with pytest.raises(ValueError, match="expected audio of shape"):
+        v.check_audio(make((4, 1, 100)), "x")  # a batch where one clip is expected
+    with pytest.raises(ValueError, match=r"\(B, C, T\)"):
+        v.check_audio(make(16000), "x", batch=True)  # one clip where a batch is expected
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ Use it with one alias, so a reader always sees where a name lives::
 Topic modules (imported on first use, so ``import tutorial_lib`` does no work):
 ``audio``, ``plotting``, ``widgets``, ``schedules``, ``objectives``, ``samplers``,
 ``vdiffusion``, ``models``, ``families``, ``training``, ``checkpoints``, ``registry``,
-``data``, ``mel``, ``codecs``, ``metrics``, ``tokens``, ``diagnostics``, ``exercises``, ``cli``.
+``data``, ``mel``, ``codecs``, ``metrics``, ``tokens``, ``diagnostics``, ``exercises``,
+``claims``, ``cli``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ __version__ = "0.1.0"
 _SUBMODULES = (
     "audio",
     "checkpoints",
+    "claims",
     "cli",
     "codecs",
     "config",

@@ -14,7 +14,8 @@ Griffin-Lim work. The details that matter:
   back by ``byte * top_db / 255 - top_db``;
 - the way back has no phase: Griffin-Lim estimates one in ``n_iter`` iterations, from a random
   start that this class seeds (``seed``), so a round trip is reproducible. (The seed's code
-  draws it from NumPy's global generator.)
+  passes no seed: librosa then starts each call from a fresh, unseeded ``default_rng()``,
+  so two round trips of the same image differ.)
 
 Images are NumPy arrays of ``uint8``, shape ``(y_res, x_res)``: row 0 is the lowest mel band,
 as in the seed (a PIL image of them shows low frequencies at the top).
@@ -56,7 +57,7 @@ class Mel:
         top_db: dynamic range of the image, in dB below the slice's loudest bin.
         n_iter: Griffin-Lim iterations of :meth:`image_to_audio`.
         seed: seed of Griffin-Lim's random starting phase (keyword only; not in the seed's
-            contract, which leaves it to NumPy's global generator).
+            contract, where librosa draws it from a fresh, unseeded generator each call).
 
     Example::
 

@@ -278,6 +278,14 @@ def _check_images(x: Any, name: str, model: Any = None) -> Any:
     return x.float()
 
 
+def _step_generator(seed: int) -> Any:
+    """The generator of a DDIM run's fresh step noise (``eta > 0``): seeded by ``seed + 1``
+    (the starting noise uses ``seed``), as the pipeline's ``step_generator``."""
+    import torch
+
+    return torch.Generator().manual_seed(check_int(seed, "seed", min_value=0) + 1)
+
+
 def _noise(shape: tuple[int, ...], seed: int) -> Any:
     import torch
 
@@ -333,7 +341,6 @@ def sample_images(
 
     Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
     """
-    import torch
 
     from .. import samplers
 
@@ -346,7 +353,7 @@ def sample_images(
     x_T = _check_images(x_T, "noise")
     if x_T.shape[0] != n:
         raise ValueError(f"noise: expected {n} items, got {describe(noise)}.")
-    gen = torch.Generator().manual_seed(int(seed) + 1)
+    gen = _step_generator(seed)
     return _batched(
         net, lambda z: samplers.ddim_sample(
             net, z, alpha_bars(), steps=steps, eta=eta, clip_x0=SAMPLING["clip_x0"],
@@ -426,10 +433,11 @@ def variations(
     start_step = _check_start(start_step, steps)
     net = _model(model)
     z = _noise(tuple(x0.shape), seed)
+    gen = _step_generator(seed)  # eta > 0: the steps' fresh noise comes from seed too
     return _batched(
         net, lambda a, b: samplers.ddim_sample(
             net, b, alpha_bars(), steps=steps, eta=eta, clip_x0=SAMPLING["clip_x0"],
-            start_step=start_step, init=a,
+            start_step=start_step, init=a, generator=gen,
         ),
         x0, z,
     )  # fmt: skip
@@ -494,11 +502,12 @@ def inpaint(
     start_step = _check_start(start_step, steps)
     net = _model(model)
     z = _noise(tuple(x0.shape), seed)
+    gen = _step_generator(seed)  # eta > 0: the steps' fresh noise comes from seed too
     if isinstance(mask, torch.Tensor) and mask.ndim == 4 and mask.shape[0] == x0.shape[0]:
         pieces: tuple[Any, ...] = (x0, z, mask)
         fn = lambda a, b, m: samplers.ddim_inpaint(  # noqa: E731
             net, b, alpha_bars(), known=a, mask=m, steps=steps, eta=eta,
-            clip_x0=SAMPLING["clip_x0"], start_step=start_step,
+            clip_x0=SAMPLING["clip_x0"], start_step=start_step, generator=gen,
         )  # fmt: skip
         return _batched(net, fn, *pieces)
     if isinstance(mask, torch.Tensor):
@@ -508,7 +517,7 @@ def inpaint(
     return _batched(
         net, lambda a, b: samplers.ddim_inpaint(
             net, b, alpha_bars(), known=a, mask=mask, steps=steps, eta=eta,
-            clip_x0=SAMPLING["clip_x0"], start_step=start_step,
+            clip_x0=SAMPLING["clip_x0"], start_step=start_step, generator=gen,
         ),
         x0, z,
     )  # fmt: skip

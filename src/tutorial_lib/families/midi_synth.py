@@ -63,6 +63,7 @@ __all__ = [
     "notes_of",
     "onset_f1",
     "pitch_accuracy",
+    "pitch_chance",
     "programs_of",
     "retrieval_accuracy",
     "sample",
@@ -659,7 +660,7 @@ def pitch_accuracy(feats: Any, notes: list[Any]) -> float:
 
     A simple tracker: mel magnitudes folded onto 12 pitch classes (50 Hz to 2 kHz), the
     strongest class per frame, compared with the pitch classes of the notes sounding then.
-    Chance is the share of the 12 classes that are sounding (about 0.3 in these clips).
+    Chance is the share of the 12 classes that are sounding (:func:`pitch_chance`).
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
@@ -674,6 +675,22 @@ def pitch_accuracy(feats: Any, notes: list[Any]) -> float:
                 total += 1
                 hits += int(np.argmax(c[frame])) in classes
     return hits / max(total, 1)
+
+
+def pitch_chance(notes: list[Any], frames: int) -> float:
+    """The pitch-class accuracy of a tracker that picks one of the 12 classes at random.
+
+    Over the frames (of ``frames`` per clip) where pitched notes sound, the mean share of the
+    12 pitch classes that are sounding: the score :func:`pitch_accuracy` gives to frames
+    whose strongest class has nothing to do with the notes.
+
+    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
+    """
+    frames = check_int(frames, "frames", min_value=1)
+    if not isinstance(notes, (list, tuple)) or not notes:
+        raise ValueError(f"notes: expected a non-empty list of note arrays, got {describe(notes)}.")
+    shares = [len(c) / 12 for n in notes for c in _pitch_classes(n, frames) if c]
+    return float(np.mean(shares)) if shares else float("nan")
 
 
 def scores(generated: Any, real: Any, notes: list[Any]) -> dict[str, float]:

@@ -1,0 +1,100 @@
+"""Claims are tests: a page's sentences that compare measurements, asserted from its numbers.
+
+A chapter that writes "the latent model holds most of the gap" or "the model does not follow
+pitch" computes the numbers behind the sentence on the same page. A hidden cell after the
+sentence asserts it from those numbers, quoting the sentence word for word::
+
+    tl.claims.claim(
+        "most of the distance to real notes is the latent model's, not the codec's",
+        model_gap > codec_gap,
+        model_gap=model_gap, codec_gap=codec_gap,
+    )
+
+When a retrain changes the numbers so that the sentence is no longer true, executing the page
+fails with :class:`ClaimError`, which names the sentence and prints the numbers, instead of
+the prose going stale. The book's structure rules (``tests/book_rules.py``) check that every
+claim's sentence appears in the markdown cell right above it (so the prose and its test
+cannot drift apart) and that the claim cells are hidden from the rendered page.
+
+Introduced in: book/05_latent_diffusion/05_01_latent_diffusion.ipynb
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+__all__ = ["ClaimError", "claim", "normalise"]
+
+
+class ClaimError(AssertionError):
+    """A sentence of a page is contradicted by the numbers computed on that page."""
+
+
+def normalise(text: str) -> str:
+    """``text`` with markdown emphasis and backticks removed and whitespace collapsed.
+
+    The form in which a claim's sentence must appear in its markdown cell (line breaks and
+    ``**bold**`` in the prose do not matter).
+
+    Introduced in: book/05_latent_diffusion/05_01_latent_diffusion.ipynb
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text: expected a str, got {type(text).__name__}.")
+    return re.sub(r"\s+", " ", re.sub(r"[*_`]", "", text)).strip()
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return repr(value)
+
+
+def claim(sentence: str, holds: Any, *, modes: Any = None, **numbers: Any) -> None:
+    """Assert the page's ``sentence``: raise :class:`ClaimError` unless ``holds`` is true.
+
+    Args:
+        sentence: the sentence (or the part of it that states the comparison), exactly as the
+            markdown cell above says it (up to emphasis and line breaks: :func:`normalise`).
+        holds: the comparison computed from the page's numbers (a bool, or anything
+            ``bool()`` accepts, e.g. a NumPy bool).
+        modes: the run modes in which the claim is checked (default: all). A sentence about
+            a table the page measures live holds for the book's sizes (``("book", "full")``);
+            in ``fast`` mode (CI's few clips and steps) the same table is noise, so the claim
+            is then only validated, not checked.
+        numbers: the numbers behind it, printed in the error (names as on the page).
+
+    Raises:
+        ClaimError: the numbers contradict the sentence (or one of them is NaN); the message
+            quotes the sentence and lists the numbers, so whoever retrained the model knows
+            which sentence to rewrite.
+
+    Introduced in: book/05_latent_diffusion/05_01_latent_diffusion.ipynb
+    """
+    if not isinstance(sentence, str) or not sentence.strip():
+        raise TypeError(
+            f"sentence: expected the sentence of the page as a non-empty str, got {sentence!r}."
+        )
+    from ._validate import check_subset
+    from .config import MODES, mode
+
+    if modes is not None:
+        modes = check_subset(list(modes) if not isinstance(modes, str) else [modes], "modes", MODES)
+    bad = [k for k, v in numbers.items() if isinstance(v, float) and math.isnan(v)]
+    try:
+        ok = bool(holds)
+    except Exception as exc:  # e.g. a tensor of several values
+        raise TypeError(
+            f"holds: expected one truth value, got {type(holds).__name__} ({exc}). "
+            "Fix: reduce it to a single bool, e.g. with .all() or a comparison of floats."
+        ) from None
+    if (ok and not bad) or (modes is not None and mode() not in modes):
+        return
+    shown = ", ".join(f"{k} = {_show(v)}" for k, v in numbers.items()) or "(no numbers given)"
+    why = f"{', '.join(bad)} is NaN" if bad else "the numbers contradict it"
+    raise ClaimError(
+        f"The page says: {normalise(sentence)!r}, but {why}: {shown}. "
+        "Fix: rewrite the sentence (and this claim) to say what the numbers show, or find out "
+        "why the numbers changed (a retrained model, a changed recipe)."
+    )

@@ -1,0 +1,62 @@
+"""tl.claims: a page's measured comparisons asserted from its numbers (issue: claims are tests)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import tutorial_lib as tl
+from tutorial_lib.claims import ClaimError, claim, normalise
+
+
+def test_a_true_claim_passes_silently():
+    assert claim("the model beats the baseline", 1.0 < 2.0, model=1.0, baseline=2.0) is None
+    claim("numpy truth values work", np.float64(3.0) > 2)  # a NumPy bool
+    claim("one-element tensors work", torch.tensor(True))
+
+
+def test_a_false_claim_names_the_sentence_and_its_numbers():
+    with pytest.raises(ClaimError) as err:
+        claim("most of the gap is the **codec's**", 5.4 < 1.1, model_gap=5.4, codec_gap=1.1)
+    msg = str(err.value)
+    assert "most of the gap is the codec's" in msg  # the sentence, emphasis removed
+    assert "model_gap = 5.4" in msg and "codec_gap = 1.1" in msg
+    assert "Fix: rewrite the sentence" in msg
+    assert isinstance(err.value, AssertionError)  # a failed claim fails a test run too
+
+
+def test_a_nan_number_fails_even_when_the_comparison_is_true():
+    with pytest.raises(ClaimError, match="fd is NaN"):
+        claim("the model is close", True, fd=math.nan)
+
+
+def test_modes_limit_where_a_live_table_is_checked():
+    with tl.use_mode("fast"):
+        claim("only at the book's sizes", False, modes=("book", "full"))  # fast: not checked
+        with pytest.raises(ClaimError):
+            claim("in every mode", False)
+    with tl.use_mode("book"), pytest.raises(ClaimError):
+        claim("only at the book's sizes", False, modes=("book", "full"))
+    with pytest.raises(ValueError, match="modes"):
+        claim("a typo in a mode", True, modes=("bok",))
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(TypeError, match="sentence"):
+        claim("", True)
+    with pytest.raises(TypeError, match="sentence"):
+        claim(None, True)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="holds: expected one truth value"):
+        claim("a tensor of several values", torch.tensor([True, False]))
+
+
+def test_normalise_removes_emphasis_and_line_breaks():
+    assert (
+        normalise("The **model**\n  holds `most` of\tthe _gap_.")
+        == "The model holds most of the gap."
+    )
+    with pytest.raises(TypeError, match="text"):
+        normalise(3)  # type: ignore[arg-type]
