@@ -11,6 +11,8 @@ Run (about 15 min on 2 CPU cores with the defaults):
     .venv/bin/python benchmarks/bench_drums_unet.py --out drums_unet_scores.json
     # after training new checkpoints with `tutorial-lib train drums-unet --out runs/x`:
     .venv/bin/python benchmarks/bench_drums_unet.py --weights runs/x --register
+    # with the pair trained before the data were scaled (chapter 3's "before" row):
+    .venv/bin/python benchmarks/bench_drums_unet.py --weights runs/x --previous runs/raw --register
 
 ``--weights DIR`` scores ``DIR/drums-unet.safetensors`` and ``DIR/drums-unet-short.safetensors``
 instead of the shipped files; ``--register`` then copies them into the package with
@@ -37,8 +39,29 @@ def _load(path: Path) -> Any:
     return model.float().eval()
 
 
+def _previous(tl: Any, folder: Path, n: int) -> dict[str, Any]:
+    """The recipe's pair before the data were scaled, scored as the current pair is.
+
+    Those networks were trained on the raw clips, so they are sampled with ``SCALE = 1``
+    (the family's sampler then clamps to [-1, 1] and multiplies by 1, exactly the sampler
+    they were made with).
+    """
+    fam = tl.families.drums_unet
+    nets = {k: _load(folder / f"drums-unet{sfx}.safetensors") for k, sfx in
+            (("reference", ""), ("short", "-short"))}  # fmt: skip
+    scale, fam.SCALE = fam.SCALE, 1.0
+    try:
+        res = fam.evaluate(nets, n_per_class=n)
+    finally:
+        fam.SCALE = scale
+    steps = {k: int(tl.checkpoints.load(folder / f"drums-unet{sfx}.safetensors")[2]["steps"])
+             for k, sfx in (("reference", ""), ("short", "-short"))}  # fmt: skip
+    return {k: {**_row(r), "steps": steps[k], "scale": 1.0} for k, r in res.items()}
+
+
 def _row(r: dict[str, Any]) -> dict[str, Any]:
-    keep = ("fd", "fd_floor", "kid", "kid_floor", "fd_ratio", "class_accuracy", "real_accuracy")
+    keep = ("fd", "fd_floor", "kid", "kid_floor", "fd_ratio", "class_accuracy", "real_accuracy",
+            "tail_db", "tail_db_real")  # fmt: skip
     return {**{k: r[k] for k in keep}, "per_class": r["per_class"]}
 
 
@@ -53,6 +76,13 @@ def main() -> None:
         help="folder with drums-unet(.short).safetensors (default: the shipped ones)",
     )
     parser.add_argument("--n-per-class", type=int, default=25)
+    parser.add_argument(
+        "--previous",
+        type=Path,
+        default=None,
+        help="folder with the pair the recipe wrote before the data were scaled (SCALE = 1): "
+        "scored the same way and stored as the metric's 'previous' entry",
+    )
     parser.add_argument("--out", type=Path, default=None, help="write the scores as JSON here")
     parser.add_argument(
         "--register",
@@ -87,6 +117,7 @@ def main() -> None:
         )
         grid[key] = _row(r["reference"])
         print(f"{key}: FD {grid[key]['fd']:.1f}, class check {grid[key]['class_accuracy']:.2f}")
+    previous = None if args.previous is None else _previous(tl, args.previous, n)
     seconds = time.perf_counter() - t0
     scores = {
         "sampling": dict(sampling),
@@ -95,6 +126,8 @@ def main() -> None:
         "reference_sampler_grid": grid,
         "seconds": round(seconds, 1),
     }
+    if previous is not None:
+        scores["previous"] = previous
     print(json.dumps(scores, indent=1))
     if args.out is not None:
         with tl.checkpoints.atomic_write(args.out, "w") as f:
@@ -103,13 +136,26 @@ def main() -> None:
         _register(tl, paths, scores)
 
 
+#: Metric entries written by other scripts, carried over when the scores are re-registered.
+KEPT = ("autograd_memory",)
+
+
+def _kept(tl: Any, name: str, weights_dir: Path | None = None) -> dict[str, Any]:
+    """The entries of :data:`KEPT` of the registered ``name`` (none if it is not registered)."""
+    try:
+        old = tl.checkpoints.reference(name, weights_dir=weights_dir).metric
+    except (KeyError, ValueError):
+        return {}
+    return {k: old[k] for k in KEPT if k in old}
+
+
 def _register(
     tl: Any, paths: dict[str, Path], scores: dict[str, Any], weights_dir: Path | None = None
 ) -> None:
     """Add both checkpoints to the registry (the package's, or ``weights_dir``) with the scores."""
 
     def flat(r: dict[str, Any], suffix: str = "") -> dict[str, float]:
-        out = {f"{k}{suffix}": r[k] for k in ("fd", "kid", "class_accuracy")}
+        out = {f"{k}{suffix}": r[k] for k in ("fd", "kid", "class_accuracy", "tail_db")}
         out.update({f"class_accuracy_{c}{suffix}": v for c, v in r["per_class"].items()})
         return out
 
@@ -117,6 +163,7 @@ def _register(
         "fd_floor": scores["models"]["reference"]["fd_floor"],
         "kid_floor": scores["models"]["reference"]["kid_floor"],
         "real_accuracy": scores["models"]["reference"]["real_accuracy"],
+        "tail_db_real": scores["models"]["reference"]["tail_db_real"],
         "n_clips": scores["n_clips"],
         "sampler_steps": scores["sampling"]["steps"],
         "sampler_rho": scores["sampling"]["rho"],
@@ -131,6 +178,10 @@ def _register(
         meta = tl.checkpoints.load(paths[name])[2]
         steps = int(meta["steps"])
         metric = {**common, "final_loss": meta["final_loss"], **flat(models[key]), **extra}
+        # numbers other benchmarks store with this checkpoint (e.g. bench_autograd_memory.py)
+        metric.update(_kept(tl, name, weights_dir))
+        if name == "drums-unet" and "previous" in scores:
+            metric["previous"] = scores["previous"]
         if name == "drums-unet":
             for g, r in scores["reference_sampler_grid"].items():
                 metric[f"fd_{g}"] = r["fd"]

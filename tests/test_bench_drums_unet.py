@@ -23,7 +23,7 @@ def _bench():
 def _row(fd: float, acc: float) -> dict:
     return {
         "fd": fd, "fd_floor": 4.0, "kid": fd / 10, "kid_floor": 0.0, "fd_ratio": fd / 4,
-        "class_accuracy": acc, "real_accuracy": 0.9,
+        "class_accuracy": acc, "real_accuracy": 0.9, "tail_db": -50.0, "tail_db_real": -120.0,
         "per_class": {c: acc for c in dm.CLASSES},
     }  # fmt: skip
 
@@ -55,7 +55,7 @@ def test_register_writes_what_the_chapter_reads(tmp_path):
         for key in ("fd", "kid", "class_accuracy", *(f"class_accuracy_{c}" for c in dm.CLASSES)):
             assert key + sfx in m, key + sfx
     for key in ("n_clips", "sampler_steps", "sampler_rho", "sampler_guidance", "fd_floor",
-                "kid_floor", "real_accuracy", "final_loss"):  # fmt: skip
+                "kid_floor", "real_accuracy", "final_loss", "tail_db", "tail_db_real"):  # fmt: skip
         assert key in m, key
     for rho in (1, 3):
         for w in (1, 3):

@@ -65,53 +65,74 @@ def test_reference_loads_and_samples():
 
 @pytest.mark.skipif(not _have_reference("drums-unet"), reason="reference checkpoint not shipped")
 def test_sample_uses_the_models_sampler_settings():
+    """sample() is vdiffusion.sample on audio / SCALE (x0 clamped to audio's range there),
+    multiplied back by SCALE, with the models' rho and guidance."""
     from tutorial_lib import vdiffusion
 
     assert dm.SAMPLING["rho"] > 1 and dm.SAMPLING["guidance"] > 1
+    k = dm.SCALE
     x, _ = dm.sample(2, steps=3, seed=4, classes=["kick", "closed_hat"])
     noise = torch.randn(2, 1, dm.LENGTH, generator=torch.Generator().manual_seed(4))
-    kw = dict(steps=3, class_labels=["kick", "closed_hat"], x_init=noise)
-    want = vdiffusion.sample(
+    kw = dict(steps=3, class_labels=["kick", "closed_hat"], x_init=noise, clip_x0=1 / k)
+    want = k * vdiffusion.sample(
         dm.load(), rho=dm.SAMPLING["rho"], guidance=dm.SAMPLING["guidance"], **kw
     )
     torch.testing.assert_close(x, want.clamp(-1, 1))
     plain, _ = dm.sample(2, steps=3, seed=4, classes=["kick", "closed_hat"], rho=1, guidance=1)
-    torch.testing.assert_close(plain, vdiffusion.sample(dm.load(), **kw).clamp(-1, 1))
+    torch.testing.assert_close(plain, (k * vdiffusion.sample(dm.load(), **kw)).clamp(-1, 1))
     assert not torch.allclose(x, plain)
+    torch.testing.assert_close(  # generate: the same sampler from given noise
+        dm.generate(dm.load(), noise, ["kick", "closed_hat"], steps=3).clamp(-1, 1), x
+    )
     # unconditional samples need no guidance (there is no conditional prediction to push to)
     u, _ = dm.sample(1, steps=2, seed=0, classes=None)
-    torch.testing.assert_close(u, vdiffusion.sample(dm.load(), (1, 1, dm.LENGTH), steps=2, seed=0,
-                                                    rho=dm.SAMPLING["rho"]).clamp(-1, 1))  # fmt: skip
+    want_u = vdiffusion.sample(dm.load(), (1, 1, dm.LENGTH), steps=2, seed=0,
+                               rho=dm.SAMPLING["rho"], clip_x0=1 / k)  # fmt: skip
+    torch.testing.assert_close(u, (k * want_u).clamp(-1, 1))
+
+
+def test_the_recipe_trains_on_unit_variance_audio():
+    """The scale the family divides by brings the training clips near unit variance (the
+    cosine schedule's assumption); the raw clips are about 20 dB quieter."""
+    audio = dm.dataset(64).tensors()
+    assert 0.5 < float((audio / dm.SCALE).std()) < 2.0
+    assert float(audio.std()) < 0.2
+    trainer = dm._trainer(dm.build(), dm.train_settings("fast"), None, dm.CONFIG)
+    b = trainer._source.fn(0)  # the recipe's batches: audio / SCALE with labels
+    assert b["audio"].abs().max() > 1.0 and 0.3 < float(b["audio"].std()) < 3.0
 
 
 @pytest.mark.skipif(not _have_reference("drums-unet"), reason="reference checkpoint not shipped")
 def test_shipped_scores_back_the_chapters_claims():
-    """The registry numbers the chapter prints, read as section 5 and the summary read them:
-    both trained models are far closer than the untrained one on FD and KID; FD does not
-    separate the reference from the 10x shorter run (within a quarter of each other); the
-    class check does: the reference produces the asked class most of the time, more often
-    than the shorter run."""
+    """The registry numbers the chapter prints, read as section 5 and the summary read them
+    (the chapter asserts the same readings in its hidden claim cells): the longer run beats
+    the 10x shorter one on every measure; on the raw clips (the ``previous`` pair) it did not;
+    rho = 3 brings the sampler much closer; guidance adds class adherence with that spacing."""
     ref, short = ck.reference("drums-unet"), ck.reference("drums-unet-short")
     m = ref.metric
     assert short.steps * 10 == ref.steps == dm.train_settings("book")["steps"]
     for key in ("fd", "kid"):
         assert max(m[key], m[f"{key}_short"]) < m[f"{key}_untrained"] / 10
-    assert abs(m["fd"] - m["fd_short"]) < 0.25 * max(m["fd"], m["fd_short"])
-    assert m["class_accuracy"] > 0.5
+        assert m[key] < m[f"{key}_short"]
+    assert m["tail_db"] < m["tail_db_short"] < m["tail_db_untrained"]
     assert m["class_accuracy"] > m["class_accuracy_short"] > m["class_accuracy_untrained"]
+    prev = m["previous"]
+    assert prev["reference"]["scale"] == 1.0 and prev["reference"]["steps"] == ref.steps
+    assert prev["reference"]["fd"] >= prev["short"]["fd"]  # raw clips: 10x training did not help
+    assert (
+        m["fd"] < prev["reference"]["fd"] / 2 and m["tail_db"] < prev["reference"]["tail_db"] - 10
+    )
     assert (m["sampler_rho"], m["sampler_guidance"]) == (
         dm.SAMPLING["rho"],
         dm.SAMPLING["guidance"],
     )
     assert m["sampler_steps"] == dm.SAMPLING["steps"]
-    # Section 5's reading of the sampler grid: even spacing without guidance is far off and
-    # near chance; rho = 3 brings FD much closer; guidance adds class adherence.
-    assert m["class_accuracy_rho1_w1"] < 0.5 and m["fd_rho3_w1"] < m["fd_rho1_w1"] / 2
-    assert m["class_accuracy_rho3_w3"] > m["class_accuracy_rho3_w1"] > m["class_accuracy_rho1_w1"]
+    assert m["fd_rho3_w1"] < 0.7 * m["fd_rho1_w1"]
+    assert m["class_accuracy_rho3_w3"] > m["class_accuracy_rho3_w1"]
     assert m["class_accuracy"] == m["class_accuracy_rho3_w3"]
-    # ... and closed hats are the hardest class
     per_class = {c: m[f"class_accuracy_{c}"] for c in dm.CLASSES}
     assert min(per_class, key=per_class.get) == "closed_hat"
+    assert "autograd_memory" in m  # chapter 7's numbers, carried over by the benchmark
 
 
 def test_recipe_is_reproducible(tmp_path):

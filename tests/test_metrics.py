@@ -232,3 +232,23 @@ def test_embedding_with_time_segments_sees_time_order():
         M.embed(x, sr, time_segments=-1)
     with pytest.raises(ValueError, match="time_segments"):
         M.embed(x[..., :2048], sr, time_segments=100)
+
+
+def test_tail_level_db_reads_the_quietest_frames():
+    """A hit that decays to digital silence reads the floor; a noise floor reads its level."""
+    t = np.arange(8192) / 16000
+    hit = np.sin(2 * np.pi * 200 * t) * np.exp(-t / 0.02)
+    hit[4096:] = 0.0  # digital silence after the hit
+    rng = np.random.default_rng(0)
+    hiss = hit + 10 ** (-50 / 20) * rng.standard_normal(t.shape)  # a -50 dBFS noise floor
+    levels = tl.metrics.tail_level_db(
+        torch.tensor(np.stack([hit, hiss])[:, None], dtype=torch.float32)
+    )
+    assert levels.shape == (2,)
+    assert levels[0] == -120.0  # floor_db
+    assert abs(levels[1] - (-50.0)) < 1.0
+    assert tl.metrics.tail_level_db(np.stack([hit]), floor_db=-90.0)[0] == -90.0
+    with pytest.raises(ValueError, match="frame"):
+        tl.metrics.tail_level_db(np.zeros((1, 100)))
+    with pytest.raises(ValueError, match="share"):
+        tl.metrics.tail_level_db(np.zeros((1, 1024)), share=0.0)

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from reference_impl import reference
 
 from tutorial_lib import vdiffusion as vd
 
@@ -46,7 +47,7 @@ def test_v_is_the_derivative_of_xt_with_respect_to_the_angle():
 
 
 def test_ddim_step_matches_diffusers_with_v_prediction():
-    diffusers = pytest.importorskip("diffusers")
+    diffusers = reference("diffusers")
     n = 1000
     s = (np.arange(n) + 1) / (n + 1)  # train step k <-> time s_k
     abar = np.cos(s * np.pi / 2) ** 2
@@ -115,3 +116,51 @@ def test_sample_times():
     assert (packed[1:-1] < even[1:-1]).all()  # rho > 1 moves the steps towards t = 0
     with pytest.raises(ValueError, match="rho"):
         vd.sample_times(4, rho=0.5)
+
+
+def test_clip_x0_takes_a_bound_for_scaled_data():
+    """Data divided by a scale k has the range [-1/k, 1/k]: clip_x0=1/k clamps there."""
+    target = 5.0 * torch.sin(torch.linspace(0, 20, 128)).reshape(1, 1, -1)  # peaks at 5
+
+    def oracle(xt, t):
+        a, s = vd.alpha_sigma(t[:, None, None])
+        eps = (xt - a * target) / s.clamp_min(1e-12)
+        return a * eps - s * target
+
+    clipped = vd.sample(oracle, (1, 1, 128), steps=10, seed=0, rho=3.0)  # default: [-1, 1]
+    assert float(clipped.abs().max()) <= 1.0
+    bound = vd.sample(oracle, (1, 1, 128), steps=10, seed=0, rho=3.0, clip_x0=10.0)
+    free = vd.sample(oracle, (1, 1, 128), steps=10, seed=0, rho=3.0, clip_x0=False)
+    torch.testing.assert_close(bound, target, atol=1e-3, rtol=1e-3)
+    assert torch.equal(bound, free)
+    with pytest.raises(ValueError, match="clip_x0"):
+        vd.sample(oracle, (1, 1, 128), steps=2, clip_x0=-1.0)
+
+
+def test_whole_sampler_loop_matches_diffusers_ddim_with_v_prediction():
+    """vd.sample, every step of it (rho = 3 spacing, x0 clamped), against diffusers' DDIM loop
+    on the discrete schedule whose steps are exactly the sampler's times: diffusers' timestep
+    k is the time t_{N-1-k}, and its final step goes to alpha_bar = 1 (t = 0)."""
+    diffusers = reference("diffusers")
+    steps, rho = 12, 3.0
+    times = vd.sample_times(steps, rho).numpy()  # 1 = t_0 > ... > t_N = 0
+    t_of_k = times[:steps][::-1].copy()  # diffusers' train step k -> our time
+    abar = np.cos(t_of_k * np.pi / 2) ** 2
+    betas = 1 - abar / np.concatenate([[1.0], abar[:-1]])
+    sched = diffusers.DDIMScheduler(
+        num_train_timesteps=steps, trained_betas=betas.tolist(), prediction_type="v_prediction",
+        clip_sample=True, clip_sample_range=1.0, set_alpha_to_one=True, timestep_spacing="leading",
+    )  # fmt: skip
+    sched.set_timesteps(steps)
+
+    def model(x, t):  # any fixed function of (x_t, t) will do: the samplers must agree on it
+        t = torch.as_tensor(t, dtype=torch.float32).reshape(-1, 1, 1)
+        return torch.tanh(1.5 * x) * (0.3 + t) + 0.2 * torch.roll(x, 1, dims=-1)
+
+    x_init = torch.randn(2, 1, 64, generator=torch.Generator().manual_seed(0))
+    ours = vd.sample(model, x_init=x_init, steps=steps, rho=rho)
+    x = x_init.clone()
+    for k in sched.timesteps:
+        t = float(t_of_k[int(k)])
+        x = sched.step(model(x, torch.full((2,), t)), int(k), x, eta=0.0).prev_sample
+    torch.testing.assert_close(ours, x, atol=2e-4, rtol=2e-4)

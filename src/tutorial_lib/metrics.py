@@ -80,6 +80,7 @@ __all__ = [
     "mmd2_unbiased",
     "polynomial_kernel",
     "spectral_convergence",
+    "tail_level_db",
 ]
 
 #: Sample rate (Hz) every clip is resampled to before embedding.
@@ -845,6 +846,46 @@ class MemorisationResult:
             f"clip {np.median(self.fake_distances):.3g}{unit} (fake) vs "
             f"{np.median(self.real_distances):.3g}{unit} (real), ratio {self.median_ratio:.2f}"
         )
+
+
+def tail_level_db(
+    x: Any, *, frame: int = 256, share: float = 0.1, floor_db: float = -120.0
+) -> np.ndarray:
+    """How quiet each clip gets: the RMS level (dBFS) of its quietest ``share`` of frames.
+
+    Each clip (channels averaged) is cut into frames of ``frame`` samples; the RMS level of
+    each frame in dBFS (floored at ``floor_db``: digital silence reads ``floor_db``) is
+    sorted, and the mean of the quietest ``share`` of them is the clip's tail level. A real
+    drum hit decays to digital silence; a model's noise floor keeps its tail above it.
+
+    Args:
+        x: clips ``(N, C, T)`` or ``(N, T)`` (tensor or array), ``T >= frame``.
+        frame: samples per frame (256 = 16 ms at 16 kHz).
+        share: the quietest share of the frames to average, in ``(0, 1]``.
+        floor_db: the level given to silent frames.
+
+    Returns:
+        ``(N,)`` float64 levels in dBFS.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    frame = check_int(frame, "frame", min_value=1)
+    share = check_number(share, "share", low=0.0, high=1.0, low_open=True)
+    floor_db = check_number(floor_db, "floor_db")
+    a = _np(x)
+    if a.ndim == 3:
+        a = a.mean(axis=1)
+    if a.ndim != 2 or a.shape[-1] < frame:
+        raise ValueError(
+            f"x: expected clips (N, C, T) or (N, T) with T >= frame = {frame}, got shape "
+            f"{a.shape}. Fix: pass a batch of clips, or a smaller frame."
+        )
+    n_frames = a.shape[-1] // frame
+    frames = a[:, : n_frames * frame].reshape(len(a), n_frames, frame).astype(np.float64)
+    rms = np.sqrt((frames**2).mean(-1))
+    db = np.maximum(20 * np.log10(np.maximum(rms, 1e-300)), floor_db)
+    k = max(1, int(round(share * n_frames)))
+    return np.sort(db, axis=-1)[:, :k].mean(-1)
 
 
 #: Dynamic range kept by the log-mel copy detector, in dB below each clip's loudest bin.

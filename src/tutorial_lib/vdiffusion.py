@@ -243,6 +243,13 @@ def sample_times(steps: int, rho: float = 1.0) -> torch.Tensor:
     return torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64) ** rho
 
 
+def _clip_bound(clip_x0: Any) -> float | None:
+    """``clip_x0`` of :func:`sample` as a bound: ``True`` -> 1, ``False`` -> ``None``."""
+    if isinstance(clip_x0, bool):
+        return 1.0 if clip_x0 else None
+    return float(check_number(clip_x0, "clip_x0", low=0.0, low_open=True))
+
+
 @torch.no_grad()
 def sample(
     model: Any,
@@ -253,7 +260,7 @@ def sample(
     guidance: float = 1.0,
     x_init: torch.Tensor | None = None,
     seed: int | None = None,
-    clip_x0: bool = True,
+    clip_x0: bool | float = True,
     rho: float = 1.0,
     device: Any = None,
     progress: bool = False,
@@ -276,7 +283,9 @@ def sample(
             v_uncond)``; 1 is plain conditional sampling (one network call per step).
         x_init: the starting noise ``(B, C, T)`` (default: ``randn`` with ``seed``).
         seed: seed for the starting noise (``None``: the global generator).
-        clip_x0: clamp ``x0_hat`` to ``[-1, 1]`` at each step (audio's range).
+        clip_x0: clamp ``x0_hat`` to ``[-1, 1]`` at each step (audio's range); a number
+            ``c > 0`` clamps to ``[-c, c]`` (audio divided by a scale ``k`` has the range
+            ``[-1/k, 1/k]``); ``False``: no clamp.
         rho: spacing of the times (>= 1; 1: even).
         device: where to sample (default: the model's device).
         progress: show a progress bar.
@@ -292,6 +301,7 @@ def sample(
     steps = check_int(steps, "steps", min_value=1)
     guidance = check_number(guidance, "guidance", low=0.0)
     rho = check_number(rho, "rho", low=1.0)
+    clip = _clip_bound(clip_x0)
     if device is None:
         first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
         device = first.device if first is not None else torch.device("cpu")
@@ -320,8 +330,8 @@ def sample(
             v_u = _call(model, x, t, torch.full((b,), -1, dtype=torch.long, device=device))
             v = v_u + guidance * (v - v_u)
         x0_hat, eps_hat = to_x0_eps(x, v.float(), float(times[i]))  # one time for the batch
-        if clip_x0:
-            x0_hat = x0_hat.clamp(-1.0, 1.0)
+        if clip is not None:
+            x0_hat = x0_hat.clamp(-clip, clip)
         if i == steps - 1:
             return x0_hat
         x = ddim_update(x0_hat, eps_hat, _alpha_bar_of(float(times[i + 1]), x))
