@@ -69,7 +69,9 @@ def new(path: Path, title: str, label: str) -> None:
         nbformat.v4.new_markdown_cell(
             f"({label})=\n# {title}\n\n**What you will learn.** ...\n\n**Prerequisites.** ..."
         ),
-        nbformat.v4.new_code_cell("import tutorial_lib as tl\n\ndevice = tl.setup(seed=0)"),
+        nbformat.v4.new_code_cell(
+            "import tutorial_lib as tl\n\ntl.setup(seed=0)\ndevice = tl.pick_device(verbose=False)"
+        ),
         nbformat.v4.new_markdown_cell("## 1. First section\n\n..."),
         nbformat.v4.new_markdown_cell("## Summary\n\n..."),
         nbformat.v4.new_markdown_cell("## Exercises\n\n..."),

@@ -283,3 +283,63 @@ def test_notation_rule_fails_on_the_known_drifts(book, math, expected):
     nb["cells"].append({"cell_type": "markdown", "metadata": {}, "source": f"Here {math}."})
     _save(path, nb)
     assert expected in _problems(book)
+
+
+# ---------------------------------------------------------------------------------------------
+# The device rule: a notebook that trains or samples a network picks the device once.
+
+
+def _code(source: str) -> dict:
+    return {"cell_type": "code", "metadata": {}, "source": source, "outputs": []}
+
+
+SETUP = "import tutorial_lib as tl\n\ntl.setup(seed=0)\n"
+PICK = "device = tl.pick_device()\n"
+
+
+@pytest.mark.parametrize(
+    "name, setup, body, fails",
+    [
+        (
+            "08_01_new.ipynb",
+            SETUP,
+            "trainer = tl.training.Trainer(net, loss, b, max_steps=5)",
+            True,
+        ),
+        ("08_01_new.ipynb", SETUP, "history = trainer.fit()", True),
+        ("08_01_new.ipynb", SETUP, "audio, sr = fam.sample(4, device=device)", True),
+        ("08_01_new.ipynb", SETUP, "x = tl.samplers.euler_sample(net, z, steps=4)", True),
+        ("08_01_new.ipynb", SETUP + PICK, "x = drums.generate(net, z).cpu()\n" + PICK, True),
+        ("08_01_new.ipynb", SETUP + PICK, "history = trainer.fit()", False),
+        ("08_01_new.ipynb", SETUP, "proc = Processor().fit(batch)  # no network", False),
+        (
+            "08_01_new.ipynb",
+            SETUP,
+            "x = tl.schedules.q_sample(x0, ab, eps)  # forward noising",
+            False,
+        ),
+        ("08_01_new.ipynb", SETUP, 'SCRIPT = "tl.training.Trainer(net, loss, b).fit()"', False),
+        ("04_01_mel_diffusion.ipynb", SETUP, "history = trainer.fit()", False),  # pending
+    ],
+)
+def test_device_rule_on_synthetic_notebooks(name, setup, body, fails):
+    problems = rules.check_device(name, [_code(setup), _code(body)])
+    assert bool(problems) == fails, problems
+    if fails:
+        assert "tl.pick_device()" in problems[0] and name in problems[0]
+
+
+def test_device_rule_fails_when_a_chapter_loses_its_call(book):
+    path = next(p for p in rules.notebooks(book) if p.name == "02_01_ddpm_vs_flow.ipynb")
+    nb = json.loads(path.read_text())
+    setup = _code_cell(nb)
+    src = "".join(setup["source"])
+    assert "tl.pick_device(" in src
+    setup["source"] = src.replace("tl.pick_device(verbose=False)", "tl.config.resolve_device()")
+    _save(path, nb)
+    assert "02_01_ddpm_vs_flow.ipynb: trains or samples a network" in _problems(book)
+
+
+def test_device_pending_chapters_exist():
+    """The pending set names real chapters (a renamed chapter must not slip out of the rule)."""
+    assert rules.DEVICE_PENDING <= {p.stem for p in rules.notebooks()}
