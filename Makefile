@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh clone:
-#   make book   -> .venv, the package and its dependencies, the HTML book (TUTORIAL_MODE=book)
+#   make book   -> .venv, the package and its dependencies, MathJax, the HTML book (TUTORIAL_MODE=book)
 #   make test   -> the same set-up, lint, unit tests, every notebook (fast), rendered-book browser test
 # Other targets: make student (solutions hidden), make lint, make format, make clean, make help.
 
@@ -26,7 +26,11 @@ help:
 	@echo "make lint     ruff check + format check;  make format  apply ruff format/fixes"
 	@echo "make clean    remove build output and caches (keeps .venv)"
 
+# MathJax is fetched once into .cache/mathjax/ (git ignores it; sha512 pinned in the script):
+# the built book serves it from its own _static/, so its math renders with no network.
+# A second run finds it there and does nothing.
 setup: $(STAMP)
+	@$(PY) scripts/fetch_mathjax.py --quiet
 
 # The stamp is rebuilt when the dependency list changes.
 $(STAMP): pyproject.toml requirements-nodeps.txt scripts/install-torch.sh
@@ -41,7 +45,7 @@ $(STAMP): pyproject.toml requirements-nodeps.txt scripts/install-torch.sh
 MODE ?= $(if $(TUTORIAL_MODE),$(TUTORIAL_MODE),book)
 
 # Each build gets a config with its own execution cache (scripts/book_config.py says why).
-book: $(STAMP)
+book: setup
 	$(PY) scripts/book_config.py book/_build/config-$(MODE).yml --mode $(MODE)
 	TUTORIAL_MODE=$(MODE) TUTORIAL_STATIC_WIDGETS=1 $(BUDGET) --mode $(MODE) \
 		--report book/_build/budget-$(MODE).json -- $(JB) --config book/_build/config-$(MODE).yml
@@ -49,7 +53,7 @@ book: $(STAMP)
 
 # One chapter alone (with the introduction and bibliography), in book/_build/chapter/.
 # Cross-references to other chapters are left unresolved, so warnings are not errors here.
-chapter: $(STAMP)
+chapter: setup
 	@test -n "$(NB)" || { echo "usage: make chapter NB=book/03_waveform_unet/03_01_waveform_unet.ipynb [TUTORIAL_MODE=fast]"; exit 2; }
 	$(PY) scripts/book_config.py book/_build/config-$(MODE).yml --mode $(MODE) \
 		--chapter $(NB) --toc book/_build/toc-chapter.yml
@@ -59,7 +63,7 @@ chapter: $(STAMP)
 		--path-output book/_build/chapter
 	@echo "The chapter is in book/_build/chapter/_build/html/ (open its index.html)"
 
-student: $(STAMP)
+student: setup
 	$(PY) scripts/book_config.py book/_build/config-student-$(MODE).yml --mode $(MODE) --student
 	TUTORIAL_MODE=$(MODE) TUTORIAL_STATIC_WIDGETS=1 $(JB) \
 		--config book/_build/config-student-$(MODE).yml --path-output book/_build/student
@@ -86,7 +90,7 @@ notebooks: $(STAMP)
 		$(BIN)/pytest --nbmake --nbmake-timeout=300 --durations=0 -p no:cacheprovider \
 		$$(find book -name '*.ipynb' -not -path '*/_build/*' -not -path '*/.ipynb_checkpoints/*' | sort)
 
-book-fast: $(STAMP)
+book-fast: setup
 	$(PY) scripts/book_config.py book/_build/config-fast.yml --mode fast
 	TUTORIAL_MODE=fast TUTORIAL_STATIC_WIDGETS=1 $(BUDGET) --mode fast \
 		--report book/_build/budget-book-fast.json -- $(JB) --config book/_build/config-fast.yml \

@@ -445,6 +445,12 @@ def check_config(book: Path = BOOK) -> list[str]:
         problems.append("_config.yml: execute.timeout (seconds per cell) must be set explicitly")
     if not cfg.get("repository", {}).get("url"):
         problems.append("_config.yml: repository.url is missing")
+    mathjax = str(((cfg.get("sphinx") or {}).get("config") or {}).get("mathjax_path") or "")
+    if not mathjax or re.match(r"(?i)^([a-z]+:)?//", mathjax):
+        problems.append(
+            "_config.yml: sphinx.config.mathjax_path must be a path in the site's _static/ "
+            f"(the book serves MathJax itself, no CDN), not {mathjax or 'unset'!r}"
+        )
     return problems
 
 

@@ -153,6 +153,12 @@ def test_config_rule_fails_for_duplicate_key(book):
         ("allow_errors: false", "allow_errors: true", "allow_errors"),
         ("execute_notebooks: cache", "execute_notebooks: force", "'cache'"),
         ("timeout: 300", "timeout: null", "timeout"),
+        (
+            "mathjax_path: mathjax/es5/tex-mml-chtml.js",
+            "mathjax_path: https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js",
+            "mathjax_path must be a path",
+        ),
+        ("mathjax_path: mathjax/es5/tex-mml-chtml.js", "", "mathjax_path must be a path"),
     ],
 )
 def test_config_rule_fails_for_bad_execution(book, old, new, expected):

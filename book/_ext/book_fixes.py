@@ -12,15 +12,27 @@
    ``student_edition: true`` instead, and a transform removes each solution after
    sphinx-exercise has merged the gated cells into one solution node.
 
-tests/browser checks that every page of the built book opens with no console error;
+4. MathJax is served by the book itself: ``_config.yml`` sets ``mathjax_path`` to a path in
+   the site's ``_static/``, and this extension copies the files there from the copy that
+   ``make setup`` fetched (``scripts/fetch_mathjax.py``), so pages render their math with no
+   network and from any static host. A build without that copy stops at its start, saying
+   to run ``make setup``, instead of publishing pages that show raw TeX.
+
+tests/browser checks that every page of the built book opens with no console error, its
+math rendered and nothing asked of the network;
 tests/test_book_build.py checks that the student edition has no solutions.
 """
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from typing import Any
 
+from sphinx.errors import ConfigError
 from sphinx.transforms import SphinxTransform
+
+FETCH_MATHJAX = Path(__file__).resolve().parents[2] / "scripts" / "fetch_mathjax.py"
 
 DEFAULT_MODE_JS = (
     'if (!document.documentElement.dataset.mode) { document.documentElement.dataset.mode = "auto"; }'
@@ -63,9 +75,51 @@ class RemoveSolutions(SphinxTransform):
                 node.parent.remove(node)
 
 
+def _fetch_mathjax() -> Any:
+    """scripts/fetch_mathjax.py, the one place that knows where the local MathJax is."""
+    spec = importlib.util.spec_from_file_location("fetch_mathjax", FETCH_MATHJAX)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _local_mathjax(app: Any) -> tuple[Any, Path] | None:
+    """(fetch_mathjax, the folder under _static/ to fill) for an HTML build; None otherwise."""
+    if app.builder.format != "html":
+        return None
+    path = str(app.config.mathjax_path or "")
+    fm = _fetch_mathjax()
+    if "://" in path or path.startswith("//") or not path.endswith(fm.COMPONENT):
+        raise ConfigError(
+            f"mathjax_path is {path!r}: the book serves MathJax itself, so it must be a path "
+            f"in the site's _static/ ending in {fm.COMPONENT} (book/_config.yml)"
+        )
+    return fm, Path(app.outdir) / "_static" / path[: -len(fm.COMPONENT)]
+
+
+def _check_mathjax(app: Any) -> None:
+    """Stop the build at its start (before any notebook runs) when MathJax is missing."""
+    local = _local_mathjax(app)
+    if local is not None:
+        fm, _ = local
+        try:
+            fm.require()
+        except fm.MathJaxMissing as exc:
+            raise ConfigError(str(exc)) from None
+
+
+def _copy_mathjax(app: Any, exception: Exception | None) -> None:
+    local = _local_mathjax(app) if exception is None else None
+    if local is not None:
+        fm, dest = local
+        fm.copy_to_site(dest)
+
+
 def setup(app: Any) -> dict[str, Any]:
     app.add_config_value("student_edition", False, "env")
     app.add_transform(RemoveSolutions)
     app.add_js_file(None, body=DEFAULT_MODE_JS, priority=1)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
+    app.connect("builder-inited", _check_mathjax)
+    app.connect("build-finished", _copy_mathjax)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

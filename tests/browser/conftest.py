@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -50,11 +49,14 @@ def chromium() -> str:
 
 @pytest.fixture(scope="session")
 def mathjax_root() -> Path:
-    cache = Path(os.environ.get("TUTORIAL_CACHE", Path.home() / ".cache" / "tutorial_lib"))
+    """The MathJax copy that ``make setup`` fetched (the one the book build copies into its
+    ``_static/mathjax/``); fetched here if missing. The test pages of test_checker.py use it;
+    the built book carries its own."""
+    fetch_mathjax = rendered_book.fetch_mathjax()
     try:
-        return rendered_book.ensure_mathjax(cache / "browser")
-    except Exception as exc:  # npm missing or the registry unreachable
-        _unavailable(f"could not get a local MathJax copy: {exc}")
+        return fetch_mathjax.ensure()
+    except fetch_mathjax.MathJaxMissing as exc:  # npm missing or the registry unreachable
+        _unavailable(f"could not get the local MathJax copy: {exc}")
 
 
 @pytest.fixture(scope="session")

@@ -9,32 +9,37 @@ purpose, to show each check can fail). For every page it reports:
 - images that do not load;
 - cell outputs that hold a traceback or an error (except in cells tagged ``raises-exception``,
   the book's deliberate error demos);
-- requests to the network that the offline test cannot serve (the book must not need them);
+- requests to the network (the book must not need them), scripts or stylesheets that a page
+  loads from another host (a CDN), and files of the site that answer with an error
+  (e.g. a MathJax font missing from ``_static/mathjax/``);
 - what a reader would see as a mistake (``reader_problems``): math or MyST markup left raw in
   the prose (``$...$``, a literal `` {cite}`key` ``), a doubled word ("Exercise Exercise"),
   stderr or progress-bar output in a cell, a ``raises-exception`` cell that did not raise,
   and an exercise or solution that says "listen" with no player in it or its solution.
 
-The pages are served from a local HTTP server. MathJax, which the pages load from a CDN, is
-served from a local copy of the npm package (``ensure_mathjax``), so the test runs offline.
+The pages are served from a local HTTP server and every other request is refused, as for a
+reader with no network. The book serves MathJax from its own ``_static/mathjax/`` (copied
+there at build time from the copy ``make setup`` fetched, ``scripts/fetch_mathjax.py``), so
+nothing is intercepted: a page that still loads MathJax from a CDN shows raw TeX here and
+fails. ``fetch_mathjax()`` gives the test pages of ``test_checker.py`` the same copy.
 """
 
 from __future__ import annotations
 
 import functools
+import html.parser
 import http.server
+import importlib.util
 import os
 import re
 import shutil
-import subprocess
-import tarfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MATHJAX_VERSION = "3.2.2"
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_FLAGS = [
     "--headless=new",
@@ -47,11 +52,6 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
     "--autoplay-policy=no-user-gesture-required",
 ]
-# CDN prefixes the book uses, mapped to local folders.
-MATHJAX_PREFIXES = (
-    "https://cdn.jsdelivr.net/npm/mathjax@3/",
-    f"https://cdn.jsdelivr.net/npm/mathjax@{MATHJAX_VERSION}/",
-)
 
 # Runs in the page after load: waits for MathJax, then inspects math, audio, images, outputs.
 PAGE_PROBE = """
@@ -76,6 +76,11 @@ async () => {
     report.mathRendered = document.querySelectorAll('mjx-container').length;
     document.querySelectorAll('mjx-merror, [data-mjx-error]').forEach((e) =>
       report.mathErrors.push((e.getAttribute('data-mjx-error') || e.textContent).slice(0, 200)));
+    // MathJax's fonts come from the site too: one that does not load shows as boxes
+    await Promise.race([document.fonts.ready, sleep(5000)]);
+    document.fonts.forEach((f) => {
+      if (f.status === 'error') report.mathErrors.push('font did not load: ' + f.family);
+    });
   }
   const audios = Array.from(document.querySelectorAll('audio'));
   await Promise.all(audios.map((a) => new Promise((resolve) => {
@@ -210,27 +215,46 @@ def find_chromium() -> str | None:
     return None
 
 
-def ensure_mathjax(cache_dir: Path) -> Path:
-    """A local copy of the MathJax npm package (fetched once with ``npm pack``); its root folder."""
-    root = cache_dir / f"mathjax-{MATHJAX_VERSION}" / "package"
-    if (root / "es5" / "tex-mml-chtml.js").exists():
-        return root
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("npm is needed once to fetch MathJax for the offline browser test")
-    target = root.parent
-    target.mkdir(parents=True, exist_ok=True)
-    out = subprocess.run(
-        [npm, "pack", f"mathjax@{MATHJAX_VERSION}", "--pack-destination", str(target)],
-        check=True,
-        capture_output=True,
-        text=True,
+def fetch_mathjax():
+    """``scripts/fetch_mathjax.py``, the one place that fetches and places the MathJax copy
+    (``make setup`` runs it; the book build copies from it)."""
+    spec = importlib.util.spec_from_file_location(
+        "fetch_mathjax", ROOT / "scripts" / "fetch_mathjax.py"
     )
-    tarball = target / out.stdout.strip().splitlines()[-1]
-    with tarfile.open(tarball) as tar:
-        tar.extractall(target, filter="data")
-    tarball.unlink()
-    return root
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _RemoteAssets(html.parser.HTMLParser):
+    """Scripts, stylesheets and other loaded assets of a page that come from another host."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag in ("script", "img", "audio", "video", "source", "iframe"):
+            url = a.get("src") or ""
+        elif tag == "link" and (a.get("rel") or "").lower() in (
+            "stylesheet",
+            "preload",
+            "modulepreload",
+            "icon",
+        ):
+            url = a.get("href") or ""
+        else:
+            return
+        if re.match(r"(?i)^(https?:)?//", url.strip()):
+            self.found.append(f"<{tag}> {url.strip()}")
+
+
+def remote_assets(page_html: str) -> list[str]:
+    """What ``page_html`` loads from another host (``<script src="https://cdn...">``...)."""
+    parser = _RemoteAssets()
+    parser.feed(page_html)
+    return parser.found
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -266,10 +290,9 @@ def html_pages(html_dir: Path) -> list[str]:
     return pages
 
 
-def check_pages(
-    html_dir: Path, pages: list[str], *, chromium: str, mathjax_root: Path
-) -> list[PageReport]:
-    """Open each page in headless Chromium and run every check; one report per page."""
+def check_pages(html_dir: Path, pages: list[str], *, chromium: str) -> list[PageReport]:
+    """Open each page in headless Chromium, with no network, and run every check; one report
+    per page."""
     from playwright.sync_api import sync_playwright
 
     reports = []
@@ -278,32 +301,38 @@ def check_pages(
         try:
             context = browser.new_context()
             for page_path in pages:
-                reports.append(_check_one(context, base, page_path, mathjax_root))
+                reports.append(_check_one(context, base, html_dir, page_path))
         finally:
             browser.close()
     return reports
 
 
-def _check_one(context, base: str, page_path: str, mathjax_root: Path) -> PageReport:
+def _check_one(context, base: str, html_dir: Path, page_path: str) -> PageReport:
     report = PageReport(page_path)
+    for asset in remote_assets((html_dir / page_path).read_text(errors="replace")):
+        report.problems.append(f"loads from another host (not available offline): {asset}")
     page = context.new_page()
     blocked: list[str] = []
+    missing: list[str] = []
 
     def route(route_obj) -> None:
         url = route_obj.request.url
         if url.startswith(base) or url.startswith("data:"):
             route_obj.continue_()
             return
-        for prefix in MATHJAX_PREFIXES:
-            if url.startswith(prefix):
-                local = mathjax_root / url[len(prefix) :].split("?")[0]
-                if local.is_file():
-                    route_obj.fulfill(path=str(local))
-                    return
         blocked.append(url)
         route_obj.abort()
 
+    def response(resp) -> None:
+        if (
+            resp.url.startswith(base)
+            and resp.status >= 400
+            and not resp.url.endswith("/favicon.ico")
+        ):
+            missing.append(f"{resp.url[len(base) :]} (HTTP {resp.status})")
+
     page.route("**/*", route)
+    page.on("response", response)
     console_errors: list[str] = []
     page.on("console", lambda msg: console_errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: console_errors.append(f"uncaught: {exc}"))
@@ -337,6 +366,8 @@ def _check_one(context, base: str, page_path: str, mathjax_root: Path) -> PageRe
         report.problems.append(f"console error: {msg[:300]}")
     for url in blocked:
         report.problems.append(f"needs the network (not available offline): {url}")
+    for what in missing:
+        report.problems.append(f"a file of the site does not load: {what}")
     report.problems.extend(probe["reader"])
     return report
 

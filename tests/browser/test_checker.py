@@ -9,9 +9,16 @@ import wave
 import pytest
 import rendered_book
 
-MATHJAX = (
+# As the book's pages load it: from the site's own _static/mathjax/ (the test site gets the
+# same files as a built book, fetch_mathjax.copy_to_site).
+MATHJAX = '<script defer src="_static/mathjax/es5/tex-mml-chtml.js"></script>'
+# What the pages did before the book carried MathJax: offline, that shows raw TeX.
+MATHJAX_CDN = (
     '<script defer src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>'
 )
+# MathJax's script alone, without the fonts it loads from beside it.
+MATHJAX_NO_FONTS = '<script defer src="_static/bare/es5/tex-mml-chtml.js"></script>'
+
 PNG_1PX = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 
 
@@ -43,6 +50,8 @@ BROKEN = {
     "uncaught.html": "<script>undefined_function()</script>",
     "math_not_rendered.html": '<div class="math">\\[x\\]</div>',  # no MathJax on the page
     "math_error.html": f'{MATHJAX}<div class="math">\\[\\frac{{1}}\\]</div>',
+    "mathjax_from_cdn.html": f'{MATHJAX_CDN}<div class="math">\\[x_t = a_t x_0\\]</div>',
+    "mathjax_fonts_missing.html": f'{MATHJAX_NO_FONTS}<div class="math">\\[x_t = a_t x_0\\]</div>',
     "audio_bad.html": '<audio controls><source src="data:audio/wav;base64,AAAA" type="audio/wav"></audio>',
     "audio_missing.html": '<audio controls><source src="missing.wav" type="audio/wav"></audio>',
     "image_missing.html": '<img src="_images/missing.png">',
@@ -78,12 +87,17 @@ ERROR_DEMO = (
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory, chromium, mathjax_root):
     site = tmp_path_factory.mktemp("site")
+    fetch_mathjax = rendered_book.fetch_mathjax()
+    fetch_mathjax.copy_to_site(site / "_static" / "mathjax", mathjax_root)
+    bare = site / "_static" / "bare" / fetch_mathjax.COMPONENT
+    bare.parent.mkdir(parents=True)
+    bare.write_bytes((mathjax_root / fetch_mathjax.COMPONENT).read_bytes())
     (site / "good.html").write_text(GOOD)
     (site / "error_demo.html").write_text(f"<html><body>{ERROR_DEMO}</body></html>")
     for name, body in BROKEN.items():
         (site / name).write_text(f"<html><body>{body}</body></html>")
     pages = ["good.html", "error_demo.html", *BROKEN]
-    found = rendered_book.check_pages(site, pages, chromium=chromium, mathjax_root=mathjax_root)
+    found = rendered_book.check_pages(site, pages, chromium=chromium)
     return {r.page: r for r in found}
 
 
@@ -104,6 +118,11 @@ def test_good_page_passes(reports):
         ("uncaught.html", "uncaught"),
         ("math_not_rendered.html", "math not rendered"),
         ("math_error.html", "MathJax error"),
+        ("mathjax_from_cdn.html", "loads from another host"),
+        ("mathjax_from_cdn.html", "needs the network"),
+        ("mathjax_from_cdn.html", "math not rendered"),
+        ("mathjax_fonts_missing.html", "a file of the site does not load: _static/bare/es5/output"),
+        ("mathjax_fonts_missing.html", "font did not load"),
         ("audio_bad.html", "not playable"),
         ("audio_missing.html", "not playable"),
         ("image_missing.html", "image does not load"),
