@@ -33,7 +33,7 @@ def _dummy_sample(n, steps, sampler, seed):
     return 0.1 * torch.randn(n, 1, 4000, generator=g), 16000
 
 
-@pytest.mark.parametrize("args", [[], ["data"], ["sample"], ["eval"], ["train"]])
+@pytest.mark.parametrize("args", [[], ["data"], ["sample"], ["eval"], ["train"], ["render"]])
 def test_help_on_every_subcommand(args, capsys):
     assert main([*args, "--help"]) == 0
     out = capsys.readouterr().out
@@ -178,3 +178,20 @@ def test_sample_streams_in_batches_with_one_seed_per_batch(tmp_path):
                  "--out", str(again)]) == 0  # fmt: skip
     assert np.array_equal(first, sf.read(again / "dummy-noise_00000.wav", dtype="float32")[0])
     assert main(["sample", "dummy-noise", "--n", "2", "--batch", "0", "--out", str(out)]) == 2
+
+
+def test_render_is_wired_with_its_options(tmp_path, capsys):
+    # the command itself is tested in tests/test_render.py
+    assert main(["render", "--help"]) == 0
+    usage = capsys.readouterr().out
+    for option in ("--out", "--model", "--steps", "--guidance", "--seed", "--seconds",
+                   "--soundfont", "--device", "midi-synth-nocontext"):  # fmt: skip
+        assert option in usage, option
+    song = tmp_path / "song.mid"
+    assert main(["render", str(song)]) == 2  # --out is required
+    assert "--out" in capsys.readouterr().err
+    assert main(["render", str(song), "--out", "x.wav", "--model", "nope"]) == 2
+    assert "midi-synth" in capsys.readouterr().err
+    assert main(["render", str(song), "--out", str(tmp_path / "x.wav")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("tutorial-lib render: error: FILE:") and "Traceback" not in err

@@ -10,7 +10,7 @@ import is still a dependency). Layers, from the bottom:
 3. diffusion math, training and checkpoints: ``schedules``, ``objectives``, ``samplers``,
    ``vdiffusion``, ``metrics``, ``checkpoints``, ``training``, ``codecs``, ``diagnostics``
 4. trained model families: ``families.*``
-5. ``registry`` (finds the families)
+5. ``registry`` (finds the families), ``render`` (MIDI files through a family)
 6. entry points: ``cli``, ``__main__``, the package itself
 
 A module may import its own layer or lower ones, never a higher one, and no set of modules
@@ -36,7 +36,7 @@ LAYERS: dict[str, int] = {
     "schedules": 3, "objectives": 3, "samplers": 3, "vdiffusion": 3, "metrics": 3,
     "checkpoints": 3, "training": 3, "codecs": 3, "diagnostics": 3,
     "families": 4,
-    "registry": 5,
+    "registry": 5, "render": 5,
     "cli": 6, "__main__": 6, "": 6,
 }  # fmt: skip
 

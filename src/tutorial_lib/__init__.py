@@ -11,7 +11,7 @@ Topic modules (imported on first use, so ``import tutorial_lib`` does no work):
 ``audio``, ``plotting``, ``widgets``, ``schedules``, ``objectives``, ``samplers``,
 ``vdiffusion``, ``models``, ``families``, ``training``, ``checkpoints``, ``registry``,
 ``data``, ``mel``, ``codecs``, ``metrics``, ``tokens``, ``diagnostics``, ``exercises``,
-``claims``, ``cli``.
+``claims``, ``render``, ``cli``.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ _SUBMODULES = (
     "objectives",
     "plotting",
     "registry",
+    "render",
     "samplers",
     "schedules",
     "tokens",

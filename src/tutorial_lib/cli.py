@@ -1,4 +1,4 @@
-"""The ``tutorial-lib`` command line: make datasets, sample models, evaluate, train.
+"""The ``tutorial-lib`` command line: make datasets, sample models, evaluate, train, render.
 
 ::
 
@@ -9,6 +9,7 @@
     tutorial-lib eval --real d --fake samples [--json] # FD / KID beside the real-vs-real floor
     tutorial-lib train --list                          # the registered training recipes
     tutorial-lib train RECIPE --mode book --out runs/x # train like the reference checkpoint
+    tutorial-lib render song.mid --out song.wav        # your MIDI file through chapter 6's model
     torchrun --nproc_per_node=2 -m tutorial_lib train RECIPE --mode fast   # on 2 processes
 
 Also ``python -m tutorial_lib ...``. Every subcommand has ``--help``. Bad input (an unknown
@@ -308,8 +309,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------------------------
 # train
 # --------------------------------------------------------------------------------------------
-def _device(args: argparse.Namespace, mode: str | None = None) -> Any:
-    """``--device`` resolved (``auto``: the GPU in ``full`` mode, else the CPU), printed first."""
+def _device(args: argparse.Namespace, mode: str | None = None, also: str = "") -> Any:
+    """``--device`` resolved (``auto``: the GPU in ``full`` mode, else the CPU), printed first
+    (followed by ``also`` on the same line)."""
     from . import config
 
     try:
@@ -321,7 +323,7 @@ def _device(args: argparse.Namespace, mode: str | None = None) -> Any:
         import torch
 
         name = f" ({torch.cuda.get_device_name(device)})"
-    print(f"Device: {device}{name} (--device {args.device})", flush=True)
+    print(f"Device: {device}{name} (--device {args.device}){also}", flush=True)
     return device
 
 
@@ -349,6 +351,79 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# render
+# --------------------------------------------------------------------------------------------
+#: The library's argument names -> the command's (errors of tl.render name the former).
+_RENDER_ARGS = {"path": "FILE", "seconds": "--seconds", "model": "--model", "steps": "--steps",
+                "guidance": "--guidance", "seed": "--seed", "device": "--device"}  # fmt: skip
+
+
+def _render_error(error: Exception) -> CLIError:
+    """A ``tl.render`` error in the command's words: ``seconds: ...`` -> ``--seconds: ...``."""
+    import re
+
+    message = str(error)
+    head = re.match(r"(\w+)\b", message)
+    if head and head.group(1) in _RENDER_ARGS:
+        message = _RENDER_ARGS[head.group(1)] + message[head.end() :]
+    return CLIError(message.replace("seconds=S", "--seconds S"))
+
+
+def _wav_out(path: str) -> Path:
+    out = Path(path).expanduser()
+    if out.suffix.lower() != ".wav":
+        raise CLIError(f"--out: {path!r} does not end in .wav. Fix: name a WAV file, e.g. "
+                       f"--out {out.with_suffix('.wav').name}.")  # fmt: skip
+    if out.is_dir():
+        raise CLIError(f"--out: {path!r} is a folder. Fix: name a file in it, e.g. "
+                       f"--out {out / 'render.wav'}.")  # fmt: skip
+    if not out.parent.is_dir():
+        raise CLIError(f"--out: the folder {str(out.parent)!r} does not exist. Fix: create it "
+                       f"(mkdir -p {out.parent}) or write elsewhere.")  # fmt: skip
+    return out
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    import time
+
+    from . import audio, render
+
+    source = Path(args.file).expanduser()
+    if not source.exists():
+        raise CLIError(f"FILE: {args.file!r} does not exist. Fix: pass the path of a MIDI file "
+                       f"(.mid), e.g. {PROG} render song.mid --out song.wav.")  # fmt: skip
+    out = _wav_out(args.out)
+    try:
+        piece = render.read_piece(source, seconds=args.seconds)
+    except (FileNotFoundError, IsADirectoryError, ValueError, TypeError) as error:
+        raise _render_error(error) from None
+    part = f" (rendering the first {piece.seconds:.2f} s)" if args.seconds is not None else ""
+    seg = "segment" if piece.segments == 1 else "segments"
+    device = _device(args, also=(
+        f"; {source.name}: {piece.duration:.2f} s{part}, {piece.n_notes} notes, "
+        f"{piece.segments} {seg} of {render.SEGMENT_SECONDS:g} s; model {args.model!r}"))  # fmt: skip
+    started = time.perf_counter()
+    try:
+        reference = (
+            render.render_soundfont(source, seconds=args.seconds) if args.soundfont else None
+        )
+        x, sr = render.render_midi(source, seconds=args.seconds, model=args.model,
+                                   steps=args.steps, guidance=args.guidance, seed=args.seed,
+                                   device=device, progress=True)  # fmt: skip
+    except (FileNotFoundError, IsADirectoryError, ValueError, TypeError) as error:
+        raise _render_error(error) from None
+    audio.save(out, x, sr)
+    wrote = [str(out)]
+    if reference is not None:
+        target = out.with_name(out.name[: -len(out.suffix)] + ".soundfont.wav")
+        audio.save(target, reference[0], reference[1])
+        wrote.append(f"{target} (the SoundFont render the model learned to imitate)")
+    print(f"Wrote {' and '.join(wrote)}: {x.shape[-1] / sr:.2f} s at {sr} Hz "
+          f"({time.perf_counter() - started:.1f} s).")  # fmt: skip
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
 # Parser and entry point
 # --------------------------------------------------------------------------------------------
 def _int_at_least(minimum: int):
@@ -371,7 +446,7 @@ _nonneg_int = _int_at_least(0)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``argparse`` parser of ``tutorial-lib`` (subcommands data, sample, eval, train).
+    """The ``argparse`` parser of ``tutorial-lib`` (data, sample, eval, train, render).
 
     Introduced in: book/appendix/A_01_metrics.ipynb
     """
@@ -380,7 +455,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="The command line of the book 'Diffusion models for audio, by building "
-        "them': make datasets, sample registered models, evaluate, train.",
+        "them': make datasets, sample registered models, evaluate, train, render MIDI "
+        "files.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -478,6 +554,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="auto (default: the GPU in full mode, else the CPU), cpu, cuda, cuda:N or mps",
     )
     p.set_defaults(func=_cmd_train)
+
+    from .families.midi_synth import CHECKPOINTS
+
+    p = sub.add_parser("render", help="render your own MIDI file with chapter 6's model",
+                       description="Render a standard MIDI file with the MIDI-to-audio model of "
+                       "chapter 6 (segment by segment, Griffin-Lim) and write a 16 kHz WAV "
+                       "file; --soundfont also writes the SoundFont render of the same notes "
+                       "(the target the model learned to imitate).")  # fmt: skip
+    p.add_argument("file", metavar="FILE", help="a standard MIDI file (.mid)")
+    p.add_argument("--out", required=True, metavar="FILE.wav", help="the WAV file to write")
+    p.add_argument("--model", default="midi-synth", choices=CHECKPOINTS,
+                   help="reference model (default midi-synth)")  # fmt: skip
+    p.add_argument("--steps", type=_positive_int, help="sampler steps (default: the model's, 50)")
+    p.add_argument("--guidance", type=float,
+                   help="classifier-free guidance weight (default: the model's, 1)")  # fmt: skip
+    p.add_argument("--seed", type=_nonneg_int, default=0, help="noise seed (default 0)")
+    p.add_argument("--seconds", type=float,
+                   help="render only the first SECONDS (default: the whole piece, up to the "
+                   "last note's end, in whole 20 ms frames; at most 120)")  # fmt: skip
+    p.add_argument("--soundfont", action="store_true",
+                   help="also write the SoundFont render as FILE.soundfont.wav next to --out")  # fmt: skip
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="auto (default: the GPU in full mode, else the CPU), cpu, cuda, cuda:N or mps",
+    )
+    p.set_defaults(func=_cmd_render)
     return parser
 
 
