@@ -327,6 +327,18 @@ def test_power_to_db_matches_librosa(ref, top_db):
     np.testing.assert_allclose(t.numpy(), expected, rtol=1e-5, atol=1e-4)
 
 
+def test_griffin_lim_with_a_shorter_window_matches_librosa():
+    y = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
+    S = np.abs(librosa.stft(y, n_fft=1024, hop_length=320, win_length=640, pad_mode="constant"))
+    ref = librosa.griffinlim(S, n_iter=8, hop_length=320, win_length=640, n_fft=1024,
+                             init=None, length=8000, pad_mode="constant")  # fmt: skip
+    ours = audio.griffin_lim(torch.from_numpy(S)[None], n_fft=1024, hop_length=320,
+                             win_length=640, length=8000, n_iter=8, seed=None)[0]  # fmt: skip
+    np.testing.assert_allclose(ours.numpy(), ref, atol=2e-3)
+    with pytest.raises(ValueError, match=r"\(B, 513, frames\)"):
+        audio.griffin_lim(torch.zeros(1, 100, 4), n_fft=1024, hop_length=320, length=100)
+
+
 # --------------------------------------------------------------------------------- players
 def decode(wav: bytes) -> tuple[np.ndarray, int]:
     data, sr = sf.read(io.BytesIO(wav), dtype="float32", always_2d=True)

@@ -1,4 +1,5 @@
-"""tl.codecs: the codec interface, music2latent's shape contract, tagged latents, safe loading.
+"""tl.codecs: the codec interface, music2latent's shape contract, tagged latents, safe loading,
+and BookCodec (the book's STFTCodec behind the interface).
 
 The network is music2latent's real 58 M-parameter UNet with random weights (no download, no
 network); it is built once per module and the clips are short (a quarter second), because on
@@ -15,6 +16,7 @@ import pytest
 import torch
 
 from tutorial_lib import codecs
+from tutorial_lib.models.stft_codec import STFTCodec
 
 SR = 44100
 
@@ -268,3 +270,27 @@ def test_the_package_locations_are_on_disk_only():
 
     places = codecs._package_locations()
     assert Path(load_path_inference_default) == places[0]
+
+
+# ---- the book's codec behind the interface ------------------------------------------------------
+@pytest.fixture(scope="module")
+def stft_codec():
+    """A small untrained STFTCodec (chapter 5's network): 4 channels, a 256-sample hop."""
+    torch.manual_seed(0)
+    return STFTCodec(n_fft=256, hop=64, width=32, downsample=2, latent_channels=4).eval()
+
+
+def test_book_codec_behind_the_codec_interface(stft_codec):
+    book = codecs.BookCodec(stft_codec, sample_rate=16000, name="book codec (test)")
+    assert book.channels == 4 and book.hop == 256 and book.latent_rate == 62.5
+    assert book.latent_length(1000) == 4  # padded to whole frames
+    z = book.encode(0.1 * np.random.default_rng(0).standard_normal(1000).astype(np.float32))
+    assert z.shape == (1, 4, 4) and not z.requires_grad
+    assert book.decode(z, length=1000).shape == (1, 1000)
+    with pytest.raises(ValueError, match="resample"):  # the wrong sample rate
+        book.encode(np.zeros(2048, np.float32), sr=44100)
+    other = codecs.BookCodec(stft_codec, sample_rate=16000, name="another codec")
+    with pytest.raises(ValueError, match="never mixed"):  # latents of two codecs
+        other.decode(book.tag(z))
+    with pytest.raises(TypeError, match="STFTCodec"):
+        codecs.BookCodec(torch.nn.Linear(2, 2), sample_rate=16000, name="x")

@@ -1,9 +1,14 @@
-"""Tests for tutorial_lib.mel: the seed's Mel contract, byte-identical to diffusers' Mel."""
+"""Tests for tutorial_lib.mel: the seed's Mel contract, byte-identical to diffusers' Mel; and
+MelFrames, chapter 6's log-mel frames (against librosa)."""
 
 from __future__ import annotations
 
+import math
+
+import librosa
 import numpy as np
 import pytest
+import torch
 from reference_impl import reference
 
 import tutorial_lib as tl
@@ -125,3 +130,41 @@ def test_short_audio_is_padded_and_bad_input_is_refused():
         Mel(n_fft=256, hop_length=512)
     with pytest.raises(ValueError, match="y_res"):
         Mel(y_res=600, n_fft=512)
+
+
+# ------------------------------------------------------------------------------ MelFrames
+
+
+def test_mel_frames_match_librosa_and_the_originals_scaling():
+    mf = tl.mel.MelFrames()
+    assert mf.frames_per_second == 50 and mf.filters.shape == (128, 513)
+    x = 0.3 * torch.sin(2 * math.pi * 440 * torch.arange(16000) / 16000)[None]
+    S = np.abs(librosa.stft(x[0].numpy(), n_fft=1024, hop_length=320, win_length=640,
+                            center=True, pad_mode="constant"))  # fmt: skip
+    ref = librosa.feature.melspectrogram(S=S, sr=16000, n_mels=128, fmin=0, fmax=8000,
+                                         htk=True, norm=None, power=1.0)  # fmt: skip
+    ours = mf.magnitudes(x)[0].numpy()
+    assert ours.shape == (50, 128)  # the last centred frame dropped: frames tile the clip
+    np.testing.assert_allclose(ours, ref[:, :50].T, rtol=1e-4, atol=1e-3)
+    f = mf(x)
+    lo = math.log(1e-5)
+    expected = np.clip((np.log(np.maximum(ours, 1e-5)) - lo) / (4.0 - lo) * 2 - 1, -1, 1)
+    np.testing.assert_allclose(f[0].numpy(), expected, atol=1e-5)
+    assert float(mf(torch.zeros(1, 3200)).max()) == -1.0  # silence is the floor
+    np.testing.assert_allclose(mf.unscale(mf.scale(torch.tensor([1e-3, 1.0, 20.0]))),
+                               [1e-3, 1.0, 20.0], rtol=1e-5)  # fmt: skip
+
+
+def test_mel_frames_to_audio_and_bad_inputs():
+    mf = tl.mel.MelFrames()
+    ds = tl.data.midi(2, split="test", sr=16000, seconds=3.84, level="fixed", progress=False)
+    f = mf(ds.tensors())
+    y = mf.to_audio(f, n_iter=16)
+    assert y.shape == (2, f.shape[1] * 320)
+    assert float((mf(y) - f).abs().mean()) < 0.05  # Griffin-Lim keeps the mel magnitudes
+    with pytest.raises(ValueError, match=r"\(B, frames, 128\)"):
+        mf.to_audio(torch.zeros(1, 10, 64))
+    with pytest.raises(ValueError, match="mono clips"):
+        mf(torch.zeros(2, 2, 3200))
+    with pytest.raises(ValueError, match="fmax"):
+        tl.mel.MelFrames(fmax=9000)

@@ -1,11 +1,9 @@
-"""Chapter 6's library code: MelFrames, the cosine log-SNR schedule, the NoteDecoder, guidance,
-segment stitching, the note-following measures, and the midi_synth family."""
+"""Tests for tutorial_lib.families.midi_synth: guidance, segment stitching, the note-following
+measures, training and the reference model (the NoteDecoder network is tested in
+test_note_decoder.py, MelFrames in test_mel.py, cosine_log_snr in test_schedules.py)."""
 
 from __future__ import annotations
 
-import math
-
-import librosa
 import numpy as np
 import pytest
 import torch
@@ -37,119 +35,15 @@ def tiny():
     return NoteDecoder(**cfg).eval()
 
 
-# ------------------------------------------------------------------------------ features
-
-
-def test_mel_frames_match_librosa_and_the_originals_scaling():
-    mf = tl.mel.MelFrames()
-    assert mf.frames_per_second == 50 and mf.filters.shape == (128, 513)
-    x = 0.3 * torch.sin(2 * math.pi * 440 * torch.arange(16000) / 16000)[None]
-    S = np.abs(librosa.stft(x[0].numpy(), n_fft=1024, hop_length=320, win_length=640,
-                            center=True, pad_mode="constant"))  # fmt: skip
-    ref = librosa.feature.melspectrogram(S=S, sr=16000, n_mels=128, fmin=0, fmax=8000,
-                                         htk=True, norm=None, power=1.0)  # fmt: skip
-    ours = mf.magnitudes(x)[0].numpy()
-    assert ours.shape == (50, 128)  # the last centred frame dropped: frames tile the clip
-    np.testing.assert_allclose(ours, ref[:, :50].T, rtol=1e-4, atol=1e-3)
-    f = mf(x)
-    lo = math.log(1e-5)
-    expected = np.clip((np.log(np.maximum(ours, 1e-5)) - lo) / (4.0 - lo) * 2 - 1, -1, 1)
-    np.testing.assert_allclose(f[0].numpy(), expected, atol=1e-5)
-    assert float(mf(torch.zeros(1, 3200)).max()) == -1.0  # silence is the floor
-    np.testing.assert_allclose(mf.unscale(mf.scale(torch.tensor([1e-3, 1.0, 20.0]))),
-                               [1e-3, 1.0, 20.0], rtol=1e-5)  # fmt: skip
-
-
-def test_mel_frames_to_audio_and_bad_inputs():
-    mf = tl.mel.MelFrames()
-    ds = fam.dataset(2, "test")
-    f = mf(ds.tensors())
-    y = mf.to_audio(f, n_iter=16)
-    assert y.shape == (2, f.shape[1] * 320)
-    assert float((mf(y) - f).abs().mean()) < 0.05  # Griffin-Lim keeps the mel magnitudes
-    with pytest.raises(ValueError, match=r"\(B, frames, 128\)"):
-        mf.to_audio(torch.zeros(1, 10, 64))
-    with pytest.raises(ValueError, match="mono clips"):
-        mf(torch.zeros(2, 2, 3200))
-    with pytest.raises(ValueError, match="fmax"):
-        tl.mel.MelFrames(fmax=9000)
-
-
-def test_griffin_lim_with_a_shorter_window_matches_librosa():
-    y = np.random.default_rng(0).standard_normal(8000).astype(np.float32) * 0.1
-    S = np.abs(librosa.stft(y, n_fft=1024, hop_length=320, win_length=640, pad_mode="constant"))
-    ref = librosa.griffinlim(S, n_iter=8, hop_length=320, win_length=640, n_fft=1024,
-                             init=None, length=8000, pad_mode="constant")  # fmt: skip
-    ours = tl.audio.griffin_lim(torch.from_numpy(S)[None], n_fft=1024, hop_length=320,
-                                win_length=640, length=8000, n_iter=8, seed=None)[0]  # fmt: skip
-    np.testing.assert_allclose(ours.numpy(), ref, atol=2e-3)
-    with pytest.raises(ValueError, match=r"\(B, 513, frames\)"):
-        tl.audio.griffin_lim(torch.zeros(1, 100, 4), n_fft=1024, hop_length=320, length=100)
-
-
-def test_cosine_log_snr_is_the_cosine_schedule_within_its_limits():
-    t = torch.linspace(0.02, 0.98, 25, dtype=torch.float64)
-    lam = tl.schedules.cosine_log_snr(t, log_snr_min=-700, log_snr_max=700)
-    torch.testing.assert_close(lam, tl.schedules.log_snr(torch.cos(math.pi * t / 2) ** 2))
-    ends = tl.schedules.cosine_log_snr(torch.tensor([0.0, 1.0]))
-    torch.testing.assert_close(ends, torch.tensor([20.0, -20.0], dtype=torch.float64))
-    assert (tl.schedules.cosine_log_snr(t).diff() < 0).all()
-    with pytest.raises(ValueError, match="times"):
-        tl.schedules.cosine_log_snr(torch.tensor([1.5]))
-    with pytest.raises(ValueError, match="min < max"):
-        tl.schedules.cosine_log_snr(t, log_snr_min=5, log_snr_max=1)
-
-
 # ------------------------------------------------------------------------------ the network
 
 
-def test_note_decoder_shapes_and_bad_inputs(tiny, clips):
-    _, feats, notes = clips
-    toks = fam.segment_batch(notes[:3], [0, 10, 64])
-    ctx, x = feats[:3, :64], torch.randn(3, 64, 128)
-    out = tiny(x, torch.rand(3), toks, ctx)
-    assert out.shape == (3, 64, 128)
-    with pytest.raises(ValueError, match="give both"):
-        tiny(x, torch.rand(3), toks, None)
-    with pytest.raises(ValueError, match="ids must be 0 to"):
-        tiny(x, torch.rand(3), toks + 10_000, ctx)
-    with pytest.raises(ValueError, match=r"context: expected \(B, 64, 128\)"):
-        tiny(x, torch.rand(3), toks, ctx[:, :10])
-    with pytest.raises(ValueError, match="noisy frames"):
-        tiny(torch.randn(3, 64, 12), torch.rand(3), toks, ctx)
-    no_ctx = NoteDecoder(**{**fam.CONFIG, "dim": 32, "ff": 64, "enc_layers": 1, "ctx_layers": 0,
-                            "dec_layers": 1}).eval()  # fmt: skip
-    assert no_ctx(x, torch.rand(3), toks, None).shape == (3, 64, 128)
-    assert not hasattr(no_ctx, "context_encoder")
-
-
-def test_tokens_carry_their_event_time():
-    """EVENT_TIME_CONFIG (the experiment) gives each token the time of its last shift; the
-    shipped CONFIG (sequence positions only, as the original) has none."""
-    small = {"dim": 32, "ff": 64, "enc_layers": 1, "ctx_layers": 1, "dec_layers": 1}
-    timed = NoteDecoder(**{**fam.EVENT_TIME_CONFIG, **small}).eval()
-    v = fam.VOCAB
-    toks = torch.tensor([[v.token("program", 0), v.token("pitch", 60), v.token("tie"),
-                          v.token("shift", 10), v.token("velocity", 3), v.token("pitch", 62),
-                          v.token("shift", 33), v.token("pitch", 64), v.EOS, v.PAD]])  # fmt: skip
-    times = timed.event_times(toks)[0].tolist()
-    assert times == [0, 0, 0, 5, 5, 5, 16.5, 16.5, 16.5, 16.5]  # shift steps / 2 = frames
-    plain = NoteDecoder(**{**fam.CONFIG, **small}).eval()
-    assert plain.time_tokens is None and plain(torch.zeros(1, 64, 128), torch.rand(1), toks,
-                                               torch.zeros(1, 64, 128)).shape == (1, 64, 128)  # fmt: skip
-
-
-def test_dropping_the_conditions_is_the_unconditional_model(tiny, clips):
-    _, feats, notes = clips
-    toks = fam.segment_batch(notes[:4], [0, 0, 64, 64])
-    ctx, x, t = feats[:4, :64], torch.randn(4, 64, 128), torch.rand(4)
-    with torch.no_grad():
-        dropped = tiny(x, t, toks, ctx, drop=torch.tensor([True, False, True, False]))
-        uncond = tiny(x, t)  # tokens=None, context=None
-        cond = tiny(x, t, toks, ctx)
-    torch.testing.assert_close(dropped[[0, 2]], uncond[[0, 2]], atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(dropped[[1, 3]], cond[[1, 3]])
-    assert not torch.allclose(cond, uncond, atol=1e-3)  # the conditions do change the output
+def test_the_shipped_config_has_no_event_times_and_the_experiment_has():
+    """CONFIG (sequence positions only, as the original) and EVENT_TIME_CONFIG (each token
+    also carries the time of its last shift, in the decoder's frame code)."""
+    assert fam.CONFIG["time_tokens"] is None
+    assert fam.EVENT_TIME_CONFIG["time_tokens"] == list(fam.VOCAB.ranges["shift"])
+    assert fam.CONFIG["frames"] == fam.FRAMES and fam.CONFIG["vocab_size"] == fam.VOCAB.size
 
 
 def _hand_ddim(net, toks, ctx, noise, w, steps=4):

@@ -89,6 +89,19 @@ def test_snr_log_snr_and_inverse():
     torch.testing.assert_close(S.log_snr(S.alpha_bar_from_log_snr(lam)), lam.double())
 
 
+def test_cosine_log_snr_is_the_cosine_schedule_within_its_limits():
+    t = torch.linspace(0.02, 0.98, 25, dtype=torch.float64)
+    lam = S.cosine_log_snr(t, log_snr_min=-700, log_snr_max=700)
+    torch.testing.assert_close(lam, S.log_snr(torch.cos(math.pi * t / 2) ** 2))
+    ends = S.cosine_log_snr(torch.tensor([0.0, 1.0]))
+    torch.testing.assert_close(ends, torch.tensor([20.0, -20.0], dtype=torch.float64))
+    assert (S.cosine_log_snr(t).diff() < 0).all()
+    with pytest.raises(ValueError, match="times"):
+        S.cosine_log_snr(torch.tensor([1.5]))
+    with pytest.raises(ValueError, match="min < max"):
+        S.cosine_log_snr(t, log_snr_min=5, log_snr_max=1)
+
+
 def test_rectified_flow_and_its_vp_equivalent():
     a, s = S.rectified_flow(torch.tensor([0.0, 0.25, 1.0]))
     np.testing.assert_allclose(a.numpy(), [1.0, 0.75, 0.0])
