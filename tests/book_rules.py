@@ -251,9 +251,9 @@ def check_section_order(name: str, cells: list[dict]) -> list[str]:
     return []
 
 
-#: Chapters that train or sample a network but do not pick the device yet. PENDING: chapters 4
-#: and 6 are being reworked; take each out of this set when it calls ``tl.pick_device()``.
-DEVICE_PENDING = frozenset({"04_01_mel_diffusion", "06_01_midi_synthesis"})
+#: Chapters that train or sample a network but do not pick the device yet (none: every chapter
+#: does; a chapter added here must say why, and leave when it calls ``tl.pick_device()``).
+DEVICE_PENDING: frozenset[str] = frozenset()
 #: Calls that train a network; ``.fit()`` without positional arguments (the Trainer's) too.
 TRAINING_CALLS = frozenset({"Trainer", "train_model"})
 #: Calls that sample a network; the ``*_sample`` functions of ``tl.samplers`` too.
@@ -314,6 +314,320 @@ def check_device(name: str, cells: list[dict]) -> list[str]:
     return []
 
 
+# ---------------------------------------------------------------------------------------------
+# Numbers in prose come from code: a measured number is glued, never typed.
+
+#: Chapters whose prose still types measured numbers by hand (none: a chapter added here must
+#: say why, and leave when its measured numbers are glued).
+TYPED_NUMBERS_PENDING: frozenset[str] = frozenset()
+
+#: The rare typed numbers that look measured but are not, per notebook (stem), as exact
+#: phrases of the prose *as the rule reads it* (maths, code spans, roles and links removed,
+#: whitespace collapsed: the problem message quotes that form). Each says why it may stay.
+#: A phrase that no longer occurs is reported, so the list cannot go stale.
+TYPED_NUMBER_ALLOWED: dict[str, dict[str, str]] = {
+    "01_01_forward_noising": {
+        "frames 64 ms long": "n_fft 1024 at 16 kHz: the length the setting gives",
+        "to 0.02": "Ho et al.'s last beta, a setting of the linear schedule",
+        "capped at 0.999": "Nichol and Dhariwal's cap on beta, a setting of the cosine schedule",
+        "50 dB below unit power": "the power schedule's first beta, 1e-5, in dB: a setting",
+        "a peak of 0.9": "the level the projection is played at, a setting",
+        "and 0.01": "the exercise's givens (the alpha_bar values to listen at)",
+        "+10, 0 and -10 dB": "the exercise's givens (the SNRs to listen at)",
+    },
+    "02_01_ddpm_vs_flow": {
+        "about 20,000": "1/a_t at the cosine schedule's last step: follows from its definition",
+        "0.256 s": "4096 samples at 16 kHz, the clip length the recipe sets",
+        "divided by 0.1": "the family's SCALE, a setting",
+        "multiply by 0.1": "the family's SCALE, a setting",
+        "last 64 ms": "the window the decay level is measured over, a setting",
+    },
+    "03_01_waveform_unet": {
+        "2 GB": "the seed's GPU, the budget the chapter designs for (a constraint, not measured)",
+        "0.75-s": "the seed's clip length, a setting of Tiny Audio Diffusion",
+        "0.51 s": "8192 samples at 16 kHz, the clip length the family sets",
+        "64 samples (4 ms)": "what one position stands for at level 6: follows from the setting",
+        "10 % of": "the class dropout of the recipe (class_dropout=0.1), a setting",
+        "(128 ms)": "the last quarter of a clip, the window the hiss is measured over",
+        "10x shorter": "the baseline is the same run saved after a tenth of its steps (a setting)",
+        "-120 dBFS": "the level tl.metrics.tail_level_db reads for digital silence, a setting",
+        "chance: 25 %": "four classes: chance is a fact of the design",
+        "chance is 0.25": "four classes: chance is a fact of the design",
+    },
+    "05_01_latent_diffusion": {
+        "319 MB": "the size of the seed's dataset download, a fact about a file the book never gets",
+        "233 MB": "the size of Music2Latent's weights download, a fact about that file",
+        "10.8 frames per second": "44,100 / 4,096: Music2Latent's design",
+        "CC BY-NC 4.0": "a licence's name and version",
+        "one with 0.1": "a made-up scale in an example",
+        "4 s of audio": "the exercise's given (NSynth's note length)",
+    },
+    "07_01_when_it_only_outputs_noise": {
+        "loss sits at 1": "the noise's variance, the loss of predicting zero; the claim cell "
+        "below asserts the measured loss is near it",
+        "divided by 32,768": "the full scale of 16-bit integers, a fact of the format",
+        "overflows at 65,504": "float16's largest number, a fact of the format",
+        "than 95% of the real ones": "the memorisation check's threshold, a setting",
+        "of its 2,000": "the reference's number of training clips, a setting",
+        "loss stuck near 1": "a symptom in the summary table (the noise's variance), no measurement",
+        "deviation of 0.1": "the exercise's given",
+    },
+    "A_01_metrics": {
+        "-40 dBFS": "the level of the hiss stand-in, a setting",
+        "floored at -60 dB": "the embedding's floor, a setting",
+        "about -73 dBFS": "where white noise meets that floor: follows from the embedding's design",
+        '"FD = 8" could be perfect with 50 clips and poor with 5,000': "a made-up example",
+        "0.1 is a 10 % error": "what the measure's unit means, an example",
+        "A 6 dB gain error gives SC = 0.5 exactly. Its LSD is 6 dB": "the two measures' "
+        "definitions applied to a gain of one half (the table beside it shows it)",
+        "against 100 %": "a perfect score, a reference point",
+        "50 dB below its peak": "the memorisation check's floor, a setting",
+        "closest 5 %": "the memorisation check's threshold, a setting",
+    },
+    "04_01_mel_diffusion": {
+        "0.51-s drum clips": "8192 samples at 16 kHz, chapter 3's clip length: a setting",
+        "(32 ms windows)": "n_fft 512 at 16 kHz: the length the setting gives",
+        "(about 6 s each)": "the seed's 256 frames of hop 512 at 22.05 kHz: its setting",
+        "played 6 dB quieter": "the level change the hidden check applies: a setting",
+        "the same 75 %": "hop = n_fft / 4 in every setting compared: a setting",
+        "(the first 12 frames, 0.1 s)": "12 frames of hop 128 at 16 kHz: the inpainting's setting",
+        "about 30 % too small": "1 - 1/sqrt(2), the lerp midpoint of two orthogonal noises of "
+        "equal norm (the norms are printed above)",
+        "half the waveform's 8,192": "the two models' input sizes: settings",
+        "(at the floor, below -0.99)": "the threshold that defines a silent pixel",
+        "digital silence, -120 dBFS here": "tl.metrics.tail_level_db's floor for digital silence, "
+        "a definition",
+    },
+    "06_01_midi_synthesis": {
+        "the original's 5.12 s": "the original's segment length (256 frames of 20 ms): a setting",
+        "with probability 0.1": "P_DROP, the recipe's condition dropout: a setting",
+        "with a 50 ms window": "the onset tolerance of the measure: a setting",
+        "first 4 frames (80 ms)": "4 frames of 20 ms, the measure's definition",
+        "first boundary (1.28 s)": "64 frames of 20 ms, the segment length: a setting",
+    },
+    "A_02_training_at_scale": {
+        "each loss divided by 4": "accumulate=4, the setting of the example",
+        "largest 3.4e38": "float32's largest number, a fact of the format",
+        "overflows at 65,504": "float16's largest number, a fact of the format",
+        "24 GiB GPU": "the exercise's given",
+    },
+}
+
+#: Words after a number that make it a measurement: levels, durations, sizes, rates, ratios.
+MEASURE_UNITS = (
+    r"dBFS|dB|ms|s|min|minutes?|hours?|h|days?|bytes|[KMGT]i?B|kB|%|per ?cent"
+    r"|FD|KID|(?:steps|clips|notes|samples|it|items)/s"
+)
+#: Words before a number (at most :data:`METRIC_WINDOW` words before it) that make it a score.
+METRIC_WORDS = frozenset(
+    {"FD", "FAD", "KID", "loss", "losses", "accuracy", "F1", "retrieval", "SC", "LSD", "MSE"}
+)
+METRIC_WINDOW = 3
+#: Settings the prose states, not measurements: each pattern sees what follows the number
+#: (``_SETTING_AFTER``, ``_COUNT_AFTER``) or precedes it (``_SETTING_BEFORE``). Kept short on
+#: purpose: anything else that is not measured goes in :data:`TYPED_NUMBER_ALLOWED`, with its
+#: reason. Also a setting: 0 dB (0 dBFS), the reference level, a definition.
+#: - a frequency in Hz or kHz is a setting of the signal chain (sample rate, cut-off, band);
+#:   a shape ("64 x 64"); a bit depth ("16-bit").
+_SETTING_AFTER = re.compile(r"^(?:\s?k?Hz\b|\s?[x×]\s?\d|-bit\b)")
+#: - a whole count of things a recipe or a dataset is made of ("12,000 steps", "32,768
+#:   samples", "1,350 training notes"): set, not measured (a rate such as steps/s is not).
+_COUNT_AFTER = re.compile(
+    r"^\s(?:[a-z-]+\s)?(?:steps|samples|clips|notes|numbers|bins|frames|channels|bands|classes"
+    r"|parameters|positions|processes|GPUs|cores|layers|epochs|batches)\b(?!/)"
+)
+#: - section, chapter, exercise, equation, table and figure numbers are names (and a
+#:   number with two dots, 3.2.2, is a version).
+_SETTING_BEFORE = re.compile(
+    r"(?:\b(?:[Ss]ections?|[Cc]hapters?|[Aa]ppendix|[Ee]xercises?|[Ee]quations?|Eq\.|[Tt]ables?"
+    r"|[Ff]igures?|[Vv]ersion|§)\s?)$"
+)
+_NUMBER_RE = re.compile(r"(?<![\w.,/−-])[-−]?\d+(?:[.,]\d+)*")
+_RANGE_RE = re.compile(r"^\s?(?:to|and|or|-|–)\s?[-−]?\d+(?:[.,]\d+)*")
+_UNIT_RE = re.compile(rf"^(?:\s?|-)(?:{MEASURE_UNITS})(?![\w/])|^[x×](?![\w])")
+_FENCE_RE = re.compile(r"^\s*(`{3,}|~{3,}|:{3,})\s*(\S*)")
+_ROLE_RE = re.compile(r"\{([\w:.-]+)\}(`+)(.*?)\2", re.S)
+_GLUE_CALL_RE = re.compile(r"\bglue\(\s*(['\"])([^'\"]+)\1")
+
+
+def _number_or_blank(math: re.Match) -> str:
+    """A maths span that is only a number (``$-23$``) stays as that number; others go."""
+    inner = math.group(1).replace(" ", "").replace("\\,", "")
+    return inner if re.fullmatch(r"[-−+]?\d[\d.,]*", inner) else " "
+
+
+def _prose(src: str) -> str:
+    """A markdown cell as the typed-number rule reads it: only its running text.
+
+    Code blocks go; a directive's body stays (an exercise is prose) but not its header and
+    options; then labels, headings' section numbers, roles (citations, references, glue),
+    code spans, links' targets, URLs and maths go (a maths span that is only a number, as in
+    ``$-23$ dB``, stays: it is a typed number in maths dress). Whitespace is collapsed.
+    """
+    lines: list[str] = []
+    fences: list[tuple[str, bool]] = []  # (fence, is code)
+    in_options = False
+    for line in src.splitlines():
+        m = _FENCE_RE.match(line)
+        if (
+            m
+            and fences
+            and m.group(1)[0] == fences[-1][0][0]
+            and len(m.group(1)) >= len(fences[-1][0])
+            and not m.group(2)
+        ):
+            fences.pop()
+            in_options = False
+            continue
+        if m and not (fences and fences[-1][1]):
+            fences.append((m.group(1), not m.group(2).startswith("{")))
+            in_options = not fences[-1][1]
+            continue
+        if fences and fences[-1][1]:
+            continue  # inside a code block
+        if in_options and line.strip().startswith(":"):
+            continue  # a directive's options (:label:, :class:)
+        in_options = False
+        if re.match(r"^\s*\([\w-]+\)=\s*$", line):
+            continue  # a MyST label
+        lines.append(re.sub(r"^(#+\s+)\d+(?:\.\d+)*\.?", r"\1", line))
+    text = "\n".join(lines)
+    text = re.sub(r"<!--.*?-->", " ", text, flags=re.S)
+    text = _ROLE_RE.sub(" ", text)
+    text = re.sub(r"(`+).*?\1", " ", text, flags=re.S)
+    text = re.sub(r"\$\$.*?\$\$", " ", text, flags=re.S)
+    text = re.sub(r"\$([^$]+)\$", _number_or_blank, text)
+    text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"<?https?://\S+", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _typed_measurements(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, phrase)`` of each number of ``text`` (prose) that reads as measured."""
+    found = []
+    for m in _NUMBER_RE.finditer(text):
+        token = m.group()
+        digits = token.lstrip("-−")
+        if digits.count(".") > 1 or (
+            "," in digits and not re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", digits)
+        ):
+            continue  # a version (3.2.2) or a list (1,2)
+        if found and m.start() < found[-1][1]:
+            continue  # the second number of a range already reported
+        before, after = text[: m.start()], text[m.end() :]
+        rng = _RANGE_RE.match(after)  # "10 to 30 dB": the first number takes the unit too
+        if rng:
+            after = after[rng.end() :]
+        if _SETTING_BEFORE.search(before) or _SETTING_AFTER.match(after):
+            continue
+        if "." not in digits and _COUNT_AFTER.match(after):
+            continue
+        if digits == "0" and re.match(r"\s?dB", after):
+            continue  # 0 dB (0 dBFS) is the reference level, a definition, not a measurement
+        unit = _UNIT_RE.match(after)
+        words = re.findall(r"[\w-]+", before)[-METRIC_WINDOW:]
+        metric = next((w for w in reversed(words) if w in METRIC_WORDS), None)
+        if not (unit or metric or "." in digits or "," in digits):
+            continue
+        start = m.start()
+        if metric and not unit:
+            start = before.rfind(metric)
+        end = m.end() + (rng.end() if rng else 0) + (unit.end() if unit else 0)
+        found.append((start, end, text[start:end]))
+    return found
+
+
+def glue_names(cells: list[dict]) -> tuple[set[str], set[str]]:
+    """(names glued by the code cells, names pasted by the markdown cells' glue roles)."""
+    glued = {
+        m.group(2)
+        for c in cells
+        if c.get("cell_type") == "code"
+        for m in _GLUE_CALL_RE.finditer(_source(c))
+    }
+    pasted = set()
+    for c in cells:
+        if c.get("cell_type") != "markdown":
+            continue
+        for m in _ROLE_RE.finditer(_source(c)):
+            if m.group(1).split(":")[0] == "glue":
+                key = m.group(3).strip().split("::")[-1]
+                pasted.add(key.rsplit(":", 1)[0] if ":" in key else key)
+    return glued, pasted
+
+
+def check_typed_numbers(name: str, cells: list[dict]) -> list[str]:
+    """Numbers in prose come from code: no hand-typed measured number in a markdown cell.
+
+    A number is *measured* when it has a decimal point or a thousands separator, is followed
+    by a unit of measurement (:data:`MEASURE_UNITS`: dB, s, MiB, %, 15x, FD, steps/s...) or
+    comes at most :data:`METRIC_WINDOW` words after a score's name (:data:`METRIC_WORDS`: FD,
+    KID, loss, accuracy...). Settings the prose states are not (:data:`_SETTING_AFTER`,
+    :data:`_COUNT_AFTER`, :data:`_SETTING_BEFORE`: 16 kHz, 64 x 64, 1000 steps, 32,768
+    samples, Section 4.2), nor the phrases of :data:`TYPED_NUMBER_ALLOWED`. A measured number is computed by a code cell,
+    which glues it (``tl.claims.glue("ch3_fd_ref", fd)``), and the prose pastes it with
+    myst-nb's role, ``{glue:text}`ch3_fd_ref:.1f```. Every pasted name must be glued on the
+    same page.
+    """
+    stem = Path(name).stem
+    if stem in TYPED_NUMBERS_PENDING:
+        return []
+    allowed = TYPED_NUMBER_ALLOWED.get(stem, {})
+    seen: set[str] = set()
+    problems = []
+    for i, cell in enumerate(cells):
+        if cell.get("cell_type") != "markdown":
+            continue
+        text = _prose(_source(cell))
+        spans = [
+            (m.start(), m.end(), phrase)
+            for phrase in allowed
+            for m in re.finditer(re.escape(phrase), text)
+        ]
+        seen |= {phrase for _, _, phrase in spans}
+        for start, end, phrase in _typed_measurements(text):
+            if any(a <= start and end <= b for a, b, _ in spans):
+                continue
+            context = text[max(0, start - 40) : end + 20]
+            problems.append(
+                f"{name} cell {i}: hand-typed measurement {phrase!r} (in '...{context}...'): "
+                "glue it from the code that measures it (tl.claims.glue('chN_what', value), "
+                "then {glue:text}`chN_what:.1f` in the prose), or, if it is a setting, add the "
+                "phrase to TYPED_NUMBER_ALLOWED with the reason"
+            )
+    for phrase in sorted(set(allowed) - seen):
+        problems.append(
+            f"{name}: TYPED_NUMBER_ALLOWED lists {phrase!r}, which the page no longer says "
+            "(remove it from the list)"
+        )
+    glued, pasted = glue_names(cells)
+    for key in sorted(pasted - glued):
+        problems.append(
+            f"{name}: the prose pastes {{glue}} {key!r}, but no code cell of this page glues "
+            f"it (tl.claims.glue({key!r}, value))"
+        )
+    return problems
+
+
+def check_glue_names(book: Path = BOOK) -> list[str]:
+    """A glued name belongs to one page: the same name on two pages would paste either."""
+    owner: dict[str, str] = {}
+    problems = []
+    for path in notebooks(book):
+        try:
+            cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+        except (OSError, ValueError):
+            continue  # check_notebook reports it
+        for key in sorted(glue_names(cells)[0]):
+            if key in owner:
+                problems.append(
+                    f"{path.name}: glues {key!r}, which {owner[key]} glues too "
+                    "(glue names are unique in the book: prefix them with the chapter, ch3_...)"
+                )
+            owner.setdefault(key, path.name)
+    return problems
+
+
 def check_notebook(path: Path, repo_url: str) -> list[str]:
     """Every rule for one notebook file."""
     name = path.name
@@ -357,6 +671,7 @@ def check_notebook(path: Path, repo_url: str) -> list[str]:
         return problems + [f"{name}: empty notebook"]
     problems += check_claims(name, cells) + check_section_order(name, cells)
     problems += check_notation(name, cells) + check_device(name, cells)
+    problems += check_typed_numbers(name, cells)
     first = cells[0]
     if first.get("cell_type") != "code" or _source(first).strip() != bootstrap_source(repo_url):
         problems.append(
@@ -513,4 +828,4 @@ def check_book(book: Path = BOOK, root: Path = ROOT) -> list[str]:
     url = repository_url(book) if not any("_config.yml" in p for p in problems) else ""
     for nb in notebooks(book):
         problems += check_notebook(nb, url)
-    return problems
+    return problems + check_glue_names(book)

@@ -60,3 +60,42 @@ def test_normalise_removes_emphasis_and_line_breaks():
     )
     with pytest.raises(TypeError, match="text"):
         normalise(3)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------
+# glue: numbers in prose come from code.
+
+
+def test_glue_hands_plain_numbers_to_myst_nb(monkeypatch):
+    """NumPy and tensor scalars become Python numbers (myst-nb's format spec reads the text
+    back: 'np.float64(2.5)' would not format), and nothing is displayed."""
+    import myst_nb
+
+    from tutorial_lib.claims import glue
+
+    calls = []
+    monkeypatch.setattr(myst_nb, "glue", lambda *a, **k: calls.append((a, k)))
+    glue("ch9_fd", np.float64(22.25))
+    glue("ch9_steps", torch.tensor(3))
+    glue("ch9_class", "closed hat")
+    assert calls == [
+        (("ch9_fd", 22.25), {"display": False}),
+        (("ch9_steps", 3), {"display": False}),
+        (("ch9_class", "closed hat"), {"display": False}),
+    ]
+    assert type(calls[0][0][1]) is float and type(calls[1][0][1]) is int
+
+
+def test_glue_refuses_what_a_page_cannot_quote():
+    from tutorial_lib.claims import glue
+
+    with pytest.raises(ValueError, match="name: expected a key"):
+        glue("Chapter 3 FD", 1.0)
+    with pytest.raises(ValueError, match="not finite"):
+        glue("ch9_fd", math.nan)
+    with pytest.raises(TypeError, match="one number"):
+        glue("ch9_fd", torch.tensor([1.0, 2.0]))
+    with pytest.raises(TypeError, match="a number or a str"):
+        glue("ch9_fd", [1.0])
+    with pytest.raises(TypeError, match="a number or a str"):
+        glue("ch9_fd", True)

@@ -16,6 +16,10 @@ the prose going stale. The book's structure rules (``tests/book_rules.py``) chec
 claim's sentence appears in the markdown cell right above it (so the prose and its test
 cannot drift apart) and that the claim cells are hidden from the rendered page.
 
+Numbers in prose come from code, by the same token: a measured number the prose quotes is
+glued by the cell that measures it, :func:`glue`, and pasted with myst-nb's role
+``{glue:text}`ch3_fd_ref:.1f```, so that the page cannot quote a number it did not compute.
+
 Introduced in: book/05_latent_diffusion/05_01_latent_diffusion.ipynb
 """
 
@@ -25,7 +29,7 @@ import math
 import re
 from typing import Any
 
-__all__ = ["ClaimError", "claim", "normalise"]
+__all__ = ["ClaimError", "claim", "glue", "normalise"]
 
 
 class ClaimError(AssertionError):
@@ -98,3 +102,59 @@ def claim(sentence: str, holds: Any, *, modes: Any = None, **numbers: Any) -> No
         "Fix: rewrite the sentence (and this claim) to say what the numbers show, or find out "
         "why the numbers changed (a retrained model, a changed recipe)."
     )
+
+
+_GLUE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def glue(name: str, value: Any) -> None:
+    """Hand a number the page computed to its prose, where ``{glue:text}`name:.1f``` prints it.
+
+    Numbers in prose come from code: a markdown cell never types a measured number (the
+    book's rule ``check_typed_numbers`` in ``tests/book_rules.py``). The code cell that
+    measures it calls ``tl.claims.glue("ch3_fd_ref", fd)``, and the prose says
+    ``FD {glue:text}`ch3_fd_ref:.1f```: myst-nb pastes the value, formatted, into the built
+    page. Nothing is displayed in the notebook. Where myst-nb is not installed (Colab, a bare
+    Jupyter) there is no book to paste into, and the call only checks its arguments.
+
+    Args:
+        name: the key, unique in the whole book: the chapter's prefix and what it is
+            (``"ch3_fd_ref"``), in lowercase letters, digits and underscores.
+        value: a finite number (int, float, a NumPy scalar or a one-element tensor, which
+            become Python numbers so that the role's format spec can read them back) or a
+            str.
+
+    Raises:
+        ValueError: ``name`` is not a lowercase key, or ``value`` is NaN or infinite.
+        TypeError: ``value`` is not a number or a str.
+
+    Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
+    """
+    if not isinstance(name, str) or not _GLUE_NAME.fullmatch(name):
+        raise ValueError(
+            f"name: expected a key of lowercase letters, digits and underscores, got {name!r}. "
+            "Fix: prefix it with the chapter, e.g. 'ch3_fd_ref'."
+        )
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()  # a NumPy scalar or a one-element tensor
+        except (ValueError, RuntimeError):
+            raise TypeError(
+                f"value: expected one number, got {type(value).__name__} of several values. "
+                "Fix: reduce it to the number the prose quotes (e.g. .mean(), [0])."
+            ) from None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(
+            f"value: expected a number or a str, got {type(value).__name__}. "
+            "Fix: glue the number the prose quotes (float(x))."
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(
+            f"value: {name} is {value}; a page cannot quote it. Fix: find out why the "
+            "measurement is not finite."
+        )
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:  # no book build reads the glue here (Colab, a bare Jupyter)
+        return
+    myst_glue(name, value, display=False)
