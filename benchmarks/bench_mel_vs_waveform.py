@@ -10,13 +10,26 @@ Measures both reference models the same way, on this machine's CPU:
 - ``fd``/``kid``: the Fréchet and kernel distances of ``n`` clips against real test clips, with
   the floor (real validation clips) and, for the mel route, the ceiling (the validation clips
   through ``Mel`` and Griffin-Lim). The waveform model is sampled with its own settings
-  (classes in turn, guidance 3) and unconditionally (``waveform_uncond_fd``), as the mel model is.
+  (classes in turn, guidance 3) and unconditionally (``waveform_uncond_fd``), as the mel model is;
+- ``tail_db``: the median level of the mel model's clips' quietest tenth (real hits: -120);
+  ``first_x0_mean``/``silent_share``: the mean of the picture that the first DDIM step
+  estimates from noise (clamped to [-1, 1], as the sampler uses it) and the share of the final
+  pictures' pixels at the silence floor (below -0.99), against the real pictures'
+  ``real_mean``/``real_silent_share``: how far the sampler starts, and ends, from real pictures.
+
+``--previous FILE`` scores an earlier mel checkpoint the same way (``--previous-prediction``:
+what it predicts, default ``eps``, the seed's choice) and stores it as the metric's
+``previous`` entry: chapter 4 shows why the reference predicts ``v``.
 
 Run (about 10 min on 2 CPU cores with the defaults):
 
     .venv/bin/python benchmarks/bench_mel_vs_waveform.py --out mel_vs_waveform.json
     # after `tutorial-lib train drums-mel --mode book --out runs/drums-mel`:
     .venv/bin/python benchmarks/bench_mel_vs_waveform.py --weights runs/drums-mel --register
+    # with the seed's eps network of the same recipe, scored alongside (chapter 4's diagnosis):
+    git show cf63d7b:src/tutorial_lib/weights/drums-mel.safetensors > runs/drums-mel-eps.safetensors
+    .venv/bin/python benchmarks/bench_mel_vs_waveform.py --weights runs/drums-mel \
+        --previous runs/drums-mel-eps.safetensors --register
 
 ``--register`` copies ``drums-mel.safetensors`` into the package with
 ``tl.checkpoints.add_reference`` and stores these numbers as its ``metric``: chapter 4's
@@ -79,7 +92,8 @@ def measure(tl: Any, mel_path: Path, n: int, seed: int = 0) -> dict[str, Any]:
     images = mel_fam.images(mel_fam.dataset(s_mel["batch"]))
     ab = mel_fam.alpha_bars()
     costs = _costs(tl, mel_fam.build(), images,
-                   lambda m, b: tl.objectives.ddpm_loss(m, b, ab))  # fmt: skip
+                   lambda m, b: tl.objectives.ddpm_loss(m, b, ab,
+                                                        prediction=mel_fam.PREDICTION))  # fmt: skip
     out.update({**costs, "batch": s_mel["batch"]})
     clips = wave_fam.dataset(s_wave["batch"])
     wave_batch = {"audio": clips.tensors(), "label": torch.from_numpy(clips.labels)}
@@ -99,7 +113,8 @@ def measure(tl: Any, mel_path: Path, n: int, seed: int = 0) -> dict[str, Any]:
     # distances to real test clips: the same real sets for both
     scores = mel_fam.evaluate({"mel": mel_net}, n=n, seed=seed, ceiling=True)
     mel_row, ceiling = scores["mel"], scores["real through Mel + Griffin-Lim"]
-    out.update({k: mel_row[k] for k in ("fd", "fd_floor", "kid", "kid_floor")})
+    out.update({k: mel_row[k] for k in ("fd", "fd_floor", "kid", "kid_floor", "tail_db")})
+    out.update(_pictures(tl, mel_net, n, seed, mel_fam.PREDICTION))
     out.update({"fd_ceiling": ceiling["fd"], "kid_ceiling": ceiling["kid"]})
     e_test = tl.metrics.embed(mel_fam.dataset(n, "test"))
     e_val = tl.metrics.embed(mel_fam.dataset(n, "validation"))
@@ -115,6 +130,41 @@ def measure(tl: Any, mel_path: Path, n: int, seed: int = 0) -> dict[str, Any]:
     return out
 
 
+def _pictures(tl: Any, net: Any, n: int, seed: int, prediction: str) -> dict[str, float]:
+    """Where sampling starts and ends against real pictures (see the module doc)."""
+    import torch
+
+    fam = tl.families.drums_mel
+    real = fam.images(fam.dataset(n, "validation"))
+    noise = torch.randn(n, *real.shape[1:], generator=torch.Generator().manual_seed(seed))
+    ab = fam.alpha_bars()
+    with torch.no_grad():
+        out = net(noise[:64], torch.ones(min(n, 64)))  # the first visited step: t = 1000 / 1000
+        first = tl.objectives.predict_x0(noise[:64], out, float(ab[-1]), prediction)
+    final = fam.sample_images(min(n, 64), seed=seed, model=net, prediction=prediction)
+    return {
+        "first_x0_mean": float(first.clamp(-1, 1).mean()),
+        "silent_share": float((final < -0.99).float().mean()),
+        "real_mean": float(real.mean()),
+        "real_silent_share": float((real < -0.99).float().mean()),
+    }
+
+
+def previous(tl: Any, path: Path, n: int, prediction: str, seed: int = 0) -> dict[str, Any]:
+    """FD, KID, tails and the picture diagnostics of an earlier mel checkpoint at ``path``."""
+    fam = tl.families.drums_mel
+    net = fam.build()
+    tl.checkpoints.load_into(net, path, config=fam.CONFIG)
+    net = net.float().eval()
+    meta = tl.checkpoints.load(path)[2]
+    row = fam.evaluate({"previous": net}, n=n, seed=seed, ceiling=False,
+                       prediction=prediction)["previous"]  # fmt: skip
+    out = {k: row[k] for k in ("fd", "kid", "tail_db")}
+    out.update(_pictures(tl, net, n, seed, prediction))
+    out.update({"prediction": prediction, "steps": int(meta["steps"])})
+    return out
+
+
 def main() -> None:
     import tutorial_lib as tl
 
@@ -123,6 +173,10 @@ def main() -> None:
                         help="folder with drums-mel.safetensors (default: the shipped one)")  # fmt: skip
     parser.add_argument("--n", type=int, default=200, help="clips per set")
     parser.add_argument("--out", type=Path, default=None, help="write the numbers as JSON here")
+    parser.add_argument("--previous", type=Path, default=None,
+                        help="an earlier drums-mel checkpoint file, scored alongside")  # fmt: skip
+    parser.add_argument("--previous-prediction", default="eps", choices=("eps", "v", "x0"),
+                        help="what the --previous network predicts (default: eps)")  # fmt: skip
     parser.add_argument("--register", action="store_true",
                         help="add the checkpoint of --weights to the package with these numbers")  # fmt: skip
     args = parser.parse_args()
@@ -133,6 +187,8 @@ def main() -> None:
             else args.weights / "drums-mel.safetensors")  # fmt: skip
     t0 = time.perf_counter()
     numbers = measure(tl, path, args.n)
+    if args.previous is not None:
+        numbers["previous"] = previous(tl, args.previous, args.n, args.previous_prediction)
     numbers["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(numbers, indent=1))
     if args.out is not None:
@@ -149,7 +205,7 @@ def _register(tl: Any, path: Path, numbers: dict[str, Any], weights_dir: Path | 
     metric["final_loss"] = float(meta["final_loss"])
     ref = tl.checkpoints.add_reference(
         path, "drums-mel", recipe="drums-mel", steps=int(meta["steps"]), metric=metric,
-        description=("2-D U-Net (DDPM, eps) on 64 x 64 mel images of 16 kHz drum hits, "
+        description=("2-D U-Net (DDPM, v prediction) on 64 x 64 mel images of 16 kHz drum hits, "
                      "Griffin-Lim audio; `tutorial-lib train drums-mel --mode book`."),
         weights_dir=weights_dir,
     )  # fmt: skip

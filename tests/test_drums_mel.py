@@ -251,3 +251,23 @@ def test_benchmark_registers_what_the_chapter_reads(tmp_path):
     ref = bench._register(tl, path, numbers, weights_dir=tmp_path / "weights")
     assert ref.steps == 7 and ref.metric["fd_ceiling"] == 3.0 and "seconds" not in ref.metric
     assert ref.metric["final_loss"] == 0.1
+
+
+def test_the_network_predicts_v_and_the_sampler_follows(tiny):
+    """The recipe trains what the samplers assume (v, chapter 4's diagnosis), and a network
+    that predicts something else can still be sampled by saying so."""
+    assert fam.PREDICTION == "v" and fam.train_settings("fast")["prediction"] == fam.PREDICTION
+    noise = torch.randn(2, 1, 64, 64, generator=torch.Generator().manual_seed(3))
+    as_v = fam.sample_images(2, 3, model=tiny, noise=noise)
+    as_eps = fam.sample_images(2, 3, model=tiny, noise=noise, prediction="eps")
+    torch.testing.assert_close(as_v, fam.sample_images(2, 3, model=tiny, noise=noise,
+                                                       prediction="v"))  # fmt: skip
+    assert not torch.allclose(as_v, as_eps)
+    with pytest.raises(ValueError, match="prediction"):
+        fam.sample_images(2, 3, model=tiny, prediction="noise")
+
+
+@pytest.mark.skipif(not _have_reference(), reason="no drums-mel checkpoint")
+def test_the_shipped_reference_was_trained_to_predict_what_the_family_samples():
+    meta = ck.load(ck.reference("drums-mel").path)[2]
+    assert meta.get("setting_prediction", "eps") == fam.PREDICTION, meta.get("setting_prediction")

@@ -41,6 +41,7 @@ __all__ = [
     "MEL",
     "MODELS",
     "PEAK",
+    "PREDICTION",
     "RECIPE",
     "SAMPLING",
     "SOUNDS",
@@ -87,6 +88,12 @@ CONFIG: dict[str, Any] = {"in_channels": 1, "channels": [32, 48, 64, 96], "block
 #: Sampler defaults: 50 DDIM steps, deterministic (``eta = 0``), x0 estimates clamped to the
 #: image range [-1, 1] (diffusers' ``clip_sample``, on in the seed's DDIM scheduler).
 SAMPLING: dict[str, Any] = {"steps": 50, "eta": 0.0, "clip_x0": 1.0}
+#: What the network predicts: ``"v"`` (diffusers' ``prediction_type="v_prediction"``), not the
+#: seed's ``"eps"``. An eps network's estimate of the picture at the noisiest steps is its
+#: noise error times ``1 / sqrt(abar)`` (160 at the last step of the linear schedule): the
+#: eps reference (4,000 steps) put the first DDIM step's clamped picture at mean -0.25
+#: where real pictures average -0.66, and sampling never came back from it.
+PREDICTION = "v"
 #: Images per network batch in :func:`sample_images` (memory does not grow with ``n``).
 BATCH = 16
 #: The recipe (``tutorial-lib train drums-mel``) and what it trains.
@@ -132,7 +139,7 @@ def train_settings(mode: str) -> dict[str, Any]:
     }
     s = table[mode]
     s.update(ema_decay=0.999, warmup_steps=min(200, s["steps"] // 10), seed=0,
-             ckpt_every=500)  # fmt: skip
+             ckpt_every=500, prediction=PREDICTION)  # fmt: skip
     return s
 
 
@@ -192,7 +199,7 @@ def _trainer(settings: dict[str, Any], ckpt_dir: Path | None, device: Any = None
     schedule = alpha_bars()
 
     def loss_fn(net: Any, batch: Any) -> Any:
-        return objectives.ddpm_loss(net, batch, schedule, prediction="eps")
+        return objectives.ddpm_loss(net, batch, schedule, prediction=settings["prediction"])
 
     return training.Trainer(
         _seeded_build(settings["seed"]), loss_fn,
@@ -293,6 +300,13 @@ def _noise(shape: tuple[int, ...], seed: int) -> Any:
     return torch.randn(*shape, generator=gen)
 
 
+def _prediction(prediction: Any) -> str:
+    from ..objectives import PREDICTIONS
+
+    return PREDICTION if prediction is None else check_choice(prediction, "prediction",
+                                                              PREDICTIONS)  # fmt: skip
+
+
 def _sampling(steps: Any, eta: Any) -> tuple[int, float]:
     steps = SAMPLING["steps"] if steps is None else check_int(steps, "steps", min_value=1,
                                                               max_value=1000)  # fmt: skip
@@ -324,6 +338,7 @@ def sample_images(
     model: Any = None,
     noise: Any = None,
     device: Any = None,
+    prediction: str | None = None,
 ) -> Any:
     """DDIM samples of the model: images ``(n, 1, 64, 64)`` in [-1, 1] (no autograd).
 
@@ -338,6 +353,8 @@ def sample_images(
         device: where the network runs (default: where ``model`` is; the reference model's
             default is ``"auto"``: the GPU in ``full`` mode, else the CPU). Images come back
             to the CPU.
+        prediction: what ``model`` predicts (default :data:`PREDICTION`; ``"eps"`` for a
+            network trained as the seed's).
 
     Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
     """
@@ -345,6 +362,7 @@ def sample_images(
     from .. import samplers
 
     n = check_int(n, "n", min_value=1)
+    prediction = _prediction(prediction)
     steps, eta = _sampling(steps, eta)
     net = _model(model)
     if device is not None or model is None:
@@ -357,7 +375,7 @@ def sample_images(
     return _batched(
         net, lambda z: samplers.ddim_sample(
             net, z, alpha_bars(), steps=steps, eta=eta, clip_x0=SAMPLING["clip_x0"],
-            generator=gen,
+            prediction=prediction, generator=gen,
         ),
         x_T,
     )  # fmt: skip
@@ -437,7 +455,7 @@ def variations(
     return _batched(
         net, lambda a, b: samplers.ddim_sample(
             net, b, alpha_bars(), steps=steps, eta=eta, clip_x0=SAMPLING["clip_x0"],
-            start_step=start_step, init=a, generator=gen,
+            prediction=PREDICTION, start_step=start_step, init=a, generator=gen,
         ),
         x0, z,
     )  # fmt: skip
@@ -507,7 +525,8 @@ def inpaint(
         pieces: tuple[Any, ...] = (x0, z, mask)
         fn = lambda a, b, m: samplers.ddim_inpaint(  # noqa: E731
             net, b, alpha_bars(), known=a, mask=m, steps=steps, eta=eta,
-            clip_x0=SAMPLING["clip_x0"], start_step=start_step, generator=gen,
+            clip_x0=SAMPLING["clip_x0"], prediction=PREDICTION, start_step=start_step,
+            generator=gen,
         )  # fmt: skip
         return _batched(net, fn, *pieces)
     if isinstance(mask, torch.Tensor):
@@ -517,7 +536,8 @@ def inpaint(
     return _batched(
         net, lambda a, b: samplers.ddim_inpaint(
             net, b, alpha_bars(), known=a, mask=mask, steps=steps, eta=eta,
-            clip_x0=SAMPLING["clip_x0"], start_step=start_step, generator=gen,
+            clip_x0=SAMPLING["clip_x0"], prediction=PREDICTION, start_step=start_step,
+            generator=gen,
         ),
         x0, z,
     )  # fmt: skip
@@ -533,7 +553,11 @@ def encode(x0: Any, *, steps: int | None = None, model: Any = None) -> Any:
     x0 = _check_images(x0, "x0")
     steps, _ = _sampling(steps, None)
     net = _model(model)
-    return _batched(net, lambda a: samplers.ddim_invert(net, a, alpha_bars(), steps=steps), x0)
+    return _batched(
+        net,
+        lambda a: samplers.ddim_invert(net, a, alpha_bars(), steps=steps, prediction=PREDICTION),
+        x0,
+    )
 
 
 def decode(noise: Any, *, steps: int | None = None, model: Any = None) -> Any:
@@ -552,7 +576,9 @@ def decode(noise: Any, *, steps: int | None = None, model: Any = None) -> Any:
     net = _model(model)
     return _batched(
         net,
-        lambda z: samplers.ddim_sample(net, z, alpha_bars(), steps=steps, eta=0.0, clip_x0=None),
+        lambda z: samplers.ddim_sample(
+            net, z, alpha_bars(), steps=steps, eta=0.0, clip_x0=None, prediction=PREDICTION
+        ),
         noise,
     )
 
@@ -583,6 +609,7 @@ def evaluate(
     seed: int = 0,
     eta: float | None = None,
     ceiling: bool = True,
+    prediction: str | None = None,
 ) -> dict[str, dict[str, Any]]:
     """FD and KID of each model's audio against real test clips, with the floor and the ceiling.
 
@@ -592,12 +619,17 @@ def evaluate(
         steps, seed, eta: as in :func:`sample_images` (the same noise for every model).
         ceiling: also score ``"real through Mel + Griffin-Lim"``: real validation clips made
             into images and back, the best the mel route can do with this inversion.
+        prediction: what the models predict (as in :func:`sample_images`).
 
     Returns:
-        ``{label: {"fd", "fd_floor", "kid", "kid_floor", "fd_ratio", "audio"}}``.
+        ``{label: {"fd", "fd_floor", "kid", "kid_floor", "fd_ratio", "tail_db", "audio"}}``;
+        ``tail_db``: the median level of the clips' quietest tenth
+        (:func:`tutorial_lib.metrics.tail_level_db`; real hits reach digital silence).
 
     Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
     """
+    import numpy as np
+
     from .. import metrics
 
     n = check_int(n, "n", min_value=2)
@@ -612,7 +644,7 @@ def evaluate(
         if net is None:
             x = to_audio(images(val))
         else:
-            x = to_audio(sample_images(n, steps, seed, eta=eta, model=net))
+            x = to_audio(sample_images(n, steps, seed, eta=eta, model=net, prediction=prediction))
         ev = metrics.evaluate(e_test, metrics.embed(x, SR), reference=e_val, seed=seed)
         out[label] = {
             "fd": float(ev["fd"].value),
@@ -620,6 +652,7 @@ def evaluate(
             "kid": float(ev["kid"].value),
             "kid_floor": float(ev["kid_floor"].value),
             "fd_ratio": float(ev["fd_ratio"]),
+            "tail_db": float(np.median(metrics.tail_level_db(x))),
             "audio": x,
         }
     return out

@@ -106,6 +106,9 @@ P_DROP = 0.1
 #: clipped estimate saturates frames, which the fresh noise of the ancestral steps repairs.)
 SAMPLING: dict[str, Any] = {"sampler": "ancestral", "steps": 50, "guidance": 1.0}
 SAMPLERS = ("ddim", "ancestral")
+#: What the network predicts and the loss's norm (see :func:`loss`).
+PREDICTION = "eps"
+LOSS = "l1"
 RECIPE = "midi-synth"
 DESCRIPTION = (
     "MIDI to mel frames with a small Spectrogram Diffusion (notes encoder, context encoder, "
@@ -133,7 +136,8 @@ def train_settings(mode: str) -> dict[str, Any]:
     }
     s = table[mode]
     s.update(lr=7e-4, ema_decay=0.999, seed=0, ckpt_every=500, p_drop=P_DROP,
-             warmup_steps=min(300, s["steps"] // 10))  # fmt: skip
+             warmup_steps=min(300, s["steps"] // 10), prediction=PREDICTION,
+             loss=LOSS)  # fmt: skip
     return s
 
 
@@ -285,10 +289,33 @@ class _Batches:
         return {"x": x, "context": ctx, "tokens": toks, "drop": drop}
 
 
-def loss(net: Any, batch: dict[str, Any]) -> Any:
-    """The training loss: L1 between the predicted and the true noise (the original's)."""
+def _target(x: Any, eps: Any, alpha: Any, sigma: Any, prediction: str) -> Any:
+    return eps if prediction == "eps" else alpha * eps - sigma * x
+
+
+def _x0_eps(z: Any, out: Any, alpha: Any, sigma: Any, prediction: str) -> tuple[Any, Any]:
+    """``(x0_hat, eps_hat)`` from the network's output (``alpha**2 + sigma**2 = 1``)."""
+    if prediction == "eps":
+        return (z - sigma * out) / alpha, out
+    return alpha * z - sigma * out, sigma * z + alpha * out
+
+
+def loss(
+    net: Any, batch: dict[str, Any], *, prediction: str | None = None, norm: str | None = None
+) -> Any:
+    """The training loss: the distance between the network's output and its target.
+
+    ``prediction`` (default :data:`PREDICTION`): ``"eps"`` (the noise, the original's) or
+    ``"v"`` (``alpha eps - sigma x``); ``norm`` (default :data:`LOSS`): ``"l1"`` (the
+    original's) or ``"l2"``.
+
+    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
+    """
     import torch
 
+    prediction = check_choice(PREDICTION if prediction is None else prediction, "prediction",
+                              ("eps", "v"))  # fmt: skip
+    norm = check_choice(LOSS if norm is None else norm, "norm", ("l1", "l2"))
     x = batch["x"]
     t = torch.rand(x.shape[0], device=x.device)
     alpha, sigma = (v[:, None, None] for v in _alpha_sigma(t))  # on x's device
@@ -296,7 +323,8 @@ def loss(net: Any, batch: dict[str, Any]) -> Any:
     z = alpha * x + sigma * eps
     ctx = batch["context"] if net.has_context else None
     pred = net(z, t, batch["tokens"], ctx, drop=batch["drop"])
-    return (pred - eps).abs().mean()
+    diff = pred - _target(x, eps, alpha, sigma, prediction)
+    return diff.abs().mean() if norm == "l1" else diff.square().mean()
 
 
 def _trainer(
@@ -312,8 +340,12 @@ def _trainer(
     with torch.random.fork_rng():
         torch.manual_seed(s["seed"])
         net = build(_config(name))
+
+    def loss_fn(model: Any, batch: dict[str, Any]) -> Any:
+        return loss(model, batch, prediction=s["prediction"], norm=s["loss"])
+
     return training.Trainer(
-        net, loss, _Batches(feats, notes, s["batch"], s["p_drop"]),
+        net, loss_fn, _Batches(feats, notes, s["batch"], s["p_drop"]),
         max_steps=s["steps"], lr=s["lr"], ema_decay=s["ema_decay"],
         warmup_steps=s["warmup_steps"], ckpt_dir=ckpt_dir,
         ckpt_every=s["ckpt_every"] if ckpt_dir is not None else None, keep=2,
@@ -410,6 +442,7 @@ def sample_segment(
     noise: Any = None,
     seed: int = 0,
     device: Any = None,
+    prediction: str | None = None,
 ) -> Any:
     """One segment of mel frames ``(B, FRAMES, 128)`` for ``tokens`` and ``context``.
 
@@ -427,12 +460,18 @@ def sample_segment(
 
     from ..config import device_of
 
-    device = device_of(net) if device is None else torch.device(device)
+    if device is None:
+        device = device_of(net)
+    else:  # a copy of the network on that device (the caller's stays where it is)
+        device = torch.device(device)
+        net = _device.on_device(net, device)
     steps = SAMPLING["steps"] if steps is None else check_int(steps, "steps", min_value=1)
     guidance = (
         SAMPLING["guidance"] if guidance is None else check_number(guidance, "guidance", low=0.0)
     )
     sampler = check_choice(SAMPLING["sampler"] if sampler is None else sampler, "sampler", SAMPLERS)
+    prediction = check_choice(PREDICTION if prediction is None else prediction, "prediction",
+                              ("eps", "v"))  # fmt: skip
     b = (tokens if tokens is not None else context if context is not None else noise).shape[0]
     if noise is None:
         gen = torch.Generator().manual_seed(check_int(seed, "seed", min_value=0))
@@ -451,8 +490,9 @@ def sample_segment(
         z = noise.to(device, copy=True)
         for i in range(steps):
             a, s, a_next, s_next = alphas[i], sigmas[i], alphas[i + 1], sigmas[i + 1]
-            eps = _guided(net, z, float(times[i]), memory, float(guidance))
-            x0 = ((z - s * eps) / a).clamp(-1, 1)
+            out = _guided(net, z, float(times[i]), memory, float(guidance))
+            x0, _ = _x0_eps(z, out, a, s, prediction)
+            x0 = x0.clamp(-1, 1)
             eps = (z - a * x0) / s
             if sampler == "ddim" or i == steps - 1:
                 z = a_next * x0 + s_next * eps
