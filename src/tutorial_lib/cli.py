@@ -404,10 +404,8 @@ def _cmd_render(args: argparse.Namespace) -> int:
         f"{piece.segments} {seg} of {render.SEGMENT_SECONDS:g} s; model {args.model!r}"))  # fmt: skip
     started = time.perf_counter()
     try:
-        reference = (
-            render.render_soundfont(source, seconds=args.seconds) if args.soundfont else None
-        )
-        x, sr = render.render_midi(source, seconds=args.seconds, model=args.model,
+        reference = render.render_soundfont(piece) if args.soundfont else None
+        x, sr = render.render_midi(piece, model=args.model,
                                    steps=args.steps, guidance=args.guidance, seed=args.seed,
                                    device=device, progress=True)  # fmt: skip
     except (FileNotFoundError, IsADirectoryError, ValueError, TypeError) as error:

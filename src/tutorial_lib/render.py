@@ -134,6 +134,11 @@ def read_piece(path: Any, *, seconds: float | None = None) -> Piece:
     return Piece(q, duration, seconds, frames, segments)
 
 
+def _piece(path: Any, seconds: float | None) -> Piece:
+    """``path`` itself when it is a :class:`Piece` (read once, rendered twice), else read."""
+    return path if isinstance(path, Piece) else read_piece(path, seconds=seconds)
+
+
 def render_midi(
     path: Any,
     *,
@@ -148,7 +153,8 @@ def render_midi(
     """A MIDI file rendered by chapter 6's model: ``(audio (1, N), sr)``, float32 on the CPU.
 
     ``N`` is the piece's frames times 320 (16 kHz, 20 ms frames; see :func:`read_piece` for
-    ``path`` and ``seconds``). ``model``: a reference in ``midi_synth.CHECKPOINTS``;
+    ``path`` and ``seconds``; ``path`` may also be a :class:`Piece` already read, which is
+    used as it is, ``seconds`` then ignored). ``model``: a reference in ``midi_synth.CHECKPOINTS``;
     ``steps``, ``guidance`` (default: ``midi_synth.SAMPLING``) and ``seed`` go to
     ``midi_synth.generate``, which renders segment by segment without autograd; ``device``:
     where the network runs (``None``/``"auto"``: the GPU in ``full`` mode, else the CPU);
@@ -164,7 +170,7 @@ def render_midi(
     if guidance is not None:
         check_number(guidance, "guidance", low=0.0)
     seed = check_int(seed, "seed", min_value=0)
-    piece = read_piece(path, seconds=seconds)
+    piece = _piece(path, seconds)
     dev = resolve_device(device)
     feats = midi_synth.generate([piece.notes], seconds=piece.seconds, model=midi_synth.load(model),
                                 steps=steps, guidance=guidance, seed=seed, progress=progress,
@@ -182,7 +188,8 @@ def render_soundfont(path: Any, *, seconds: float | None = None) -> tuple[Any, i
     ``render_notes`` plays three pitched programs and the drums at once, so the programs go
     in groups of three and the groups' renders are summed (then clipped as ``level="fixed"``
     clips). Drum notes use the standard kit. The SoundFont renderer must be installed (the
-    error says how). Same ``N`` as :func:`render_midi`.
+    error says how). Same ``N`` as :func:`render_midi`; ``path`` may be a :class:`Piece`, as
+    there.
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
@@ -190,7 +197,7 @@ def render_soundfont(path: Any, *, seconds: float | None = None) -> tuple[Any, i
 
     from .data.midi import MIDI_TRACKS, render_notes
 
-    piece = read_piece(path, seconds=seconds)
+    piece = _piece(path, seconds)
     notes = piece.notes
     pitched = sorted({int(p) for p in notes[:, 4] if p != tk.DRUM})
     groups = [pitched[i : i + 3] for i in range(0, len(pitched), 3)] or [[]]

@@ -289,17 +289,6 @@ class _Batches:
         return {"x": x, "context": ctx, "tokens": toks, "drop": drop}
 
 
-def _target(x: Any, eps: Any, alpha: Any, sigma: Any, prediction: str) -> Any:
-    return eps if prediction == "eps" else alpha * eps - sigma * x
-
-
-def _x0_eps(z: Any, out: Any, alpha: Any, sigma: Any, prediction: str) -> tuple[Any, Any]:
-    """``(x0_hat, eps_hat)`` from the network's output (``alpha**2 + sigma**2 = 1``)."""
-    if prediction == "eps":
-        return (z - sigma * out) / alpha, out
-    return alpha * z - sigma * out, sigma * z + alpha * out
-
-
 def loss(
     net: Any, batch: dict[str, Any], *, prediction: str | None = None, norm: str | None = None
 ) -> Any:
@@ -313,6 +302,8 @@ def loss(
     """
     import torch
 
+    from .. import objectives
+
     prediction = check_choice(PREDICTION if prediction is None else prediction, "prediction",
                               ("eps", "v"))  # fmt: skip
     norm = check_choice(LOSS if norm is None else norm, "norm", ("l1", "l2"))
@@ -323,7 +314,7 @@ def loss(
     z = alpha * x + sigma * eps
     ctx = batch["context"] if net.has_context else None
     pred = net(z, t, batch["tokens"], ctx, drop=batch["drop"])
-    diff = pred - _target(x, eps, alpha, sigma, prediction)
+    diff = pred - objectives.ddpm_target(x, eps, (alpha**2).reshape(-1), prediction)
     return diff.abs().mean() if norm == "l1" else diff.square().mean()
 
 
@@ -458,6 +449,7 @@ def sample_segment(
     """
     import torch
 
+    from .. import objectives
     from ..config import device_of
 
     if device is None:
@@ -491,8 +483,7 @@ def sample_segment(
         for i in range(steps):
             a, s, a_next, s_next = alphas[i], sigmas[i], alphas[i + 1], sigmas[i + 1]
             out = _guided(net, z, float(times[i]), memory, float(guidance))
-            x0, _ = _x0_eps(z, out, a, s, prediction)
-            x0 = x0.clamp(-1, 1)
+            x0 = objectives.predict_x0(z, out, float(a) ** 2, prediction).clamp(-1, 1)
             eps = (z - a * x0) / s
             if sampler == "ddim" or i == steps - 1:
                 z = a_next * x0 + s_next * eps
