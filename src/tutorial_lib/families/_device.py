@@ -34,6 +34,14 @@ def on_device(model: Any, device: Any) -> Any:
     return copy.deepcopy(model).to(device).eval()
 
 
+def place(model: Any, device: Any) -> Any:
+    """``model`` in eval mode where it is (``device=None``), or :func:`on_device` of it at
+    ``device`` resolved (``"auto"``: the GPU in ``full`` mode)."""
+    if device is None:
+        return model.eval()
+    return on_device(model.eval(), resolve(device))
+
+
 def resolve(device: Any, mode: str | None = None) -> Any:
     """``tl.config.resolve_device(device, run_mode=mode)``."""
     from ..config import resolve_device

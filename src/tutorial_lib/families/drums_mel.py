@@ -610,6 +610,7 @@ def evaluate(
     eta: float | None = None,
     ceiling: bool = True,
     prediction: str | None = None,
+    device: Any = None,
 ) -> dict[str, dict[str, Any]]:
     """FD and KID of each model's audio against real test clips, with the floor and the ceiling.
 
@@ -620,6 +621,8 @@ def evaluate(
         ceiling: also score ``"real through Mel + Griffin-Lim"``: real validation clips made
             into images and back, the best the mel route can do with this inversion.
         prediction: what the models predict (as in :func:`sample_images`).
+        device: where the models sample (``None``: where each model is; else a copy of it
+            there, so the caller's module stays put). Audio comes back to the CPU.
 
     Returns:
         ``{label: {"fd", "fd_floor", "kid", "kid_floor", "fd_ratio", "tail_db", "audio"}}``;
@@ -644,7 +647,8 @@ def evaluate(
         if net is None:
             x = to_audio(images(val))
         else:
-            x = to_audio(sample_images(n, steps, seed, eta=eta, model=net, prediction=prediction))
+            x = to_audio(sample_images(n, steps, seed, eta=eta, model=net, prediction=prediction,
+                                       device=device))  # fmt: skip
         ev = metrics.evaluate(e_test, metrics.embed(x, SR), reference=e_val, seed=seed)
         out[label] = {
             "fd": float(ev["fd"].value),

@@ -338,6 +338,7 @@ def evaluate(
     steps: int | None = None,
     sampler: str | None = None,
     seed: int = 0,
+    device: Any = None,
 ) -> dict[str, dict[str, Any]]:
     """FD and KID of each model's samples against real test clips, with the real floor.
 
@@ -347,6 +348,8 @@ def evaluate(
         objective: ``"ddpm"``, ``"rf"`` or ``"ddpm-v"``, how all of ``models`` were trained.
         n: clips per model (and per real set).
         steps, sampler, seed: as for :func:`sample` (the same starting noise for every model).
+        device: where the models sample (``None``: where each model is; else a copy of it
+            there, so the caller's module stays put). Audio comes back to the CPU.
 
     Returns:
         ``{label: {"fd", "fd_floor", "kid", "kid_floor", "fd_ratio", "audio"}}`` (floor: test
@@ -362,7 +365,7 @@ def evaluate(
     e_val = metrics.embed(dataset(n, "validation"))
     out: dict[str, dict[str, Any]] = {}
     for label, net in models.items():
-        x = _samples(net.eval(), objective, n, steps, sampler, seed)
+        x = _samples(_device.place(net, device), objective, n, steps, sampler, seed)
         ev = metrics.evaluate(e_test, metrics.embed(x, SR), reference=e_val, seed=seed)
         out[label] = {
             "fd": float(ev["fd"].value),

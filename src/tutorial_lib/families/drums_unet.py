@@ -384,6 +384,7 @@ def evaluate(
     guidance: float | None = None,
     rho: float | None = None,
     noise_baseline: bool = False,
+    device: Any = None,
 ) -> dict[str, dict[str, Any]]:
     """The chapter's scoreboard: FD/KID against real test clips and the per-class check.
 
@@ -399,6 +400,8 @@ def evaluate(
             RMS, "asked" for the same classes. The class check's floor: a classifier trained
             on real clips puts noise in some class (a noisy snare), and a model that outputs
             noise scores that class's accuracy for free.
+        device: where the models sample (``None``: where each model is; else a copy of it
+            there, so the caller's module stays put). Audio comes back to the CPU.
 
     Returns:
         ``{label: {"fd", "fd_floor", "kid", "kid_floor", "fd_ratio", "class_accuracy",
@@ -434,7 +437,7 @@ def evaluate(
             x = (level * torch.randn(n, 1, LENGTH, generator=gen)).clamp(-1, 1)
         else:
             x = _sample_batches(
-                model.eval(), n, list(requested), seed,
+                _device.place(model, device), n, list(requested), seed,
                 _sampling(steps=steps, rho=rho, guidance=guidance),
             )  # fmt: skip
         e_fake = metrics.embed(x, SR)
@@ -513,13 +516,15 @@ def transform_experiment(
     variants: dict[str, dict[str, Any]] | None = None,
     seed: int = 0,
     progress: bool = False,
+    device: Any = None,
 ) -> dict[str, dict[str, Any]]:
     """Train each of :data:`TRANSFORM_VARIANTS` for ``steps`` steps and compare their spectra.
 
     Every variant is an unconditional :class:`~tutorial_lib.models.unet1d.UNet1d` trained with
     v-diffusion on the first ``length`` samples of the drum clips (same data, steps, batch,
     learning rate and seed), then sampled (``n_samples`` clips, ``sample_steps`` v-DDIM
-    steps, the same starting noise for all).
+    steps, the same starting noise for all). ``device``: where they train and sample
+    (``None``: the CPU, as ``tl.training.Trainer``'s default); the audio comes back to the CPU.
 
     Returns:
         ``{name: {"audio": (n, 1, length), "parameters": int, "seconds": training time,
@@ -549,14 +554,14 @@ def transform_experiment(
         trainer = training.Trainer(
             model, vdiffusion.make_loss_fn(), training.random_batches(audio, batch),
             max_steps=steps, lr=1e-3, warmup_steps=min(50, steps // 10), seed=seed,
-            progress=progress,
+            progress=progress, device=device,
         )  # fmt: skip
         start = time.perf_counter()
         hist = trainer.fit()
         seconds = time.perf_counter() - start
-        x = vdiffusion.sample(
+        x = _device.to_cpu(vdiffusion.sample(
             trainer.ema_model.eval(), (n_samples, 1, length), steps=sample_steps, seed=seed + 1
-        )
+        ))  # fmt: skip
         tail = hist.loss[-max(1, steps // 10) :]
         out[name] = {
             "audio": x,

@@ -502,11 +502,13 @@ def evaluate(
     seed: int = 0,
     codec: Any = None,
     ceiling: bool = True,
+    device: Any = None,
 ) -> dict[str, dict[str, Any]]:
     """FD and KID of each model's notes against real test notes, with the floor and ceiling.
 
     The ceiling is real validation notes through the codec (encode, decode): the best any
-    model in this latent space can do.
+    model in this latent space can do. ``device``: where the latent models sample (as
+    :func:`sample_latents`; ``None``: where each model is).
 
     Introduced in: book/05_latent_diffusion/05_01_latent_diffusion.ipynb
     """
@@ -524,7 +526,8 @@ def evaluate(
         if net is None:
             x = decode(encode(val, codec=codec), codec=codec, standardized=False)
         else:
-            x = decode(sample_latents(n, steps, sampler, seed, model=net), codec=codec)
+            x = decode(sample_latents(n, steps, sampler, seed, model=net, device=device),
+                       codec=codec)  # fmt: skip
         ev = metrics.evaluate(e_test, metrics.embed(x, SR), reference=e_val, seed=seed)
         out[label] = {"fd": float(ev["fd"].value), "fd_floor": float(ev["fd_floor"].value),
                       "kid": float(ev["kid"].value), "kid_floor": float(ev["kid_floor"].value),
@@ -533,13 +536,22 @@ def evaluate(
 
 
 def fit_latents(
-    z: Any, *, steps: int, batch: int = 32, seed: int = 0, progress: bool = True
+    z: Any,
+    *,
+    steps: int,
+    batch: int = 32,
+    seed: int = 0,
+    progress: bool = True,
+    device: Any = None,
 ) -> dict[str, Any]:
     """Train the family's latent U-Net on any codec's latents ``(n, C, T)`` (e.g. Music2Latent's).
 
     The same recipe as the reference model, for latents that did not come from the book's
     codec: per-channel standardisation with the statistics of ``z``, frames zero-padded to
     the U-Net's multiple, rectified flow with logit-normal times, ``steps`` steps.
+
+    ``device``: where it trains (``None``: the CPU, ``tl.training.Trainer``'s default); the
+    model it returns stays there (:func:`sample_fitted` samples where it is).
 
     Returns:
         ``{"model", "mean", "std", "frames"}``: what :func:`sample_fitted` needs.
@@ -564,6 +576,7 @@ def fit_latents(
         net, lambda m, b: objectives.rf_loss(m, b), training.random_batches(data, batch),
         max_steps=check_int(steps, "steps", min_value=1), lr=5e-4, ema_decay=0.999,
         warmup_steps=min(200, steps // 10), config=config, seed=seed, progress=progress,
+        device=device,
     )  # fmt: skip
     trainer.fit()
     return {"model": trainer.ema_model.eval(), "mean": mean, "std": std, "frames": frames}
@@ -577,11 +590,15 @@ def sample_fitted(fitted: dict[str, Any], n: int, *, steps: int = 32, seed: int 
     import torch
 
     from .. import samplers
+    from ..config import device_of
 
     net, mean, std = fitted["model"], fitted["mean"], fitted["std"]
     frames = fitted["frames"]
     padded = -(-frames // net.multiple) * net.multiple
     gen = torch.Generator().manual_seed(check_int(seed, "seed", min_value=0))
     z = torch.randn(check_int(n, "n", min_value=1), len(mean), padded, generator=gen)
-    out = samplers.euler_sample(net, z, steps=check_int(steps, "steps", min_value=1))
-    return out[..., :frames] * std[:, None] + mean[:, None]
+    z = z.to(device_of(net))  # the noise is drawn on the CPU, so every device starts alike
+    out = _device.to_cpu(
+        samplers.euler_sample(net, z, steps=check_int(steps, "steps", min_value=1))
+    )
+    return out[..., :frames] * std.to(out.device)[:, None] + mean.to(out.device)[:, None]
