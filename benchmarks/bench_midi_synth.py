@@ -12,9 +12,11 @@ accuracy, error just after segment boundaries):
   ``guidance`` 0 / 1 / 2 / 3 / 5, ``context_masked`` (silence as context), ``context_truth``
   (the real previous segment: an upper bound for the context), ``steps`` 10 / 25 / 50 / 100,
   ``no_context`` (the model trained without a context encoder), ``sampler_ddim`` (DDIM, eta
-  0, instead of the ancestral sampler) and, with ``--baseline``, ``event_times`` (a model
-  whose tokens also carry their event time, ``fam.EVENT_TIME_CONFIG``: the experiment; or
-  ``no_event_times`` when the baseline is the one without);
+  0, instead of the ancestral sampler) and, with ``--baseline``, ``attention_only``: a model
+  trained by the same recipe with the original's conditioning (``fam.ATTENTION_ONLY_CONFIG``:
+  the notes by cross-attention only, no piano roll), and ``previous`` with ``--previous``:
+  the reference this one replaced, trained by the same recipe with both of the original's
+  choices (epsilon prediction, cross-attention only);
 - ``transposed``: the notes moved up 5 semitones, scored against the SoundFont render of the
   transposed notes and, for pitch, against the original notes;
 - costs: a training step at the recipe's batch, one segment's sampling time, the real-time
@@ -24,7 +26,10 @@ Run (about 15 min on 2 CPU cores with the defaults)::
 
     tutorial-lib train midi-synth --mode book --out runs/midi-synth
     .venv/bin/python benchmarks/bench_midi_synth.py --weights runs/midi-synth --register \\
+        --baseline runs/midi-synth/midi-synth-attention-only.safetensors \\
         --out benchmarks/midi_synth.json
+
+(the baseline: ``scripts/train_midi_synth_baseline.py`` trains it by the same recipe).
 
 ``--register`` copies both files into the package (``tl.checkpoints.add_reference``) with
 these numbers as their ``metric``: chapter 6 prints them from there.
@@ -40,7 +45,12 @@ from typing import Any
 
 
 def measure(
-    tl: Any, weights: Path, n: int, seed: int = 0, baseline: Path | None = None
+    tl: Any,
+    weights: Path,
+    n: int,
+    seed: int = 0,
+    baseline: Path | None = None,
+    previous: Path | None = None,
 ) -> dict[str, Any]:
     import torch
 
@@ -58,7 +68,8 @@ def measure(
     out: dict[str, Any] = {"threads": torch.get_num_threads(), "n_clips": n,
                            "parameters": net.num_parameters(),
                            "parameters_no_context": nets["midi-synth-nocontext"].num_parameters(),
-                           "segment_s": fam.FRAMES * 320 / fam.SR, "sampling": dict(fam.SAMPLING)}  # fmt: skip
+                           "segment_s": fam.FRAMES * 320 / fam.SR, "sampling": dict(fam.SAMPLING),
+                           "prediction": fam.PREDICTION}  # fmt: skip
 
     def run(label: str, **kw: Any) -> dict[str, float]:
         start = time.perf_counter()
@@ -82,13 +93,22 @@ def measure(
                     for k in (10, 25, 50, 100)}  # fmt: skip
     out["no_context"] = run("no context", model=nets["midi-synth-nocontext"])
     out["sampler_ddim"] = run("DDIM", sampler="ddim")
-    if baseline is not None:  # the other choice of token positions (not shipped)
+    if baseline is not None:  # the original's conditioning, same recipe (not shipped)
         state, config, meta = tl.checkpoints.load(baseline)
+        if config.get("roll") is not None:
+            raise ValueError(
+                f"--baseline: expected a model without the roll input, got {baseline}."
+            )
         base = fam.build(config)
         tl.checkpoints.load_into(base, baseline, config=config)
-        key = "no_event_times" if config.get("time_tokens") is None else "event_times"
-        out[key] = run(key.replace("_", " "), model=base.float().eval())
-        out[f"{key}_steps"] = int(meta["steps"])
+        out["attention_only"] = run("attention only", model=base.float().eval())
+        out["attention_only_steps"] = int(meta["steps"])
+    if previous is not None:  # the reference this one replaced: epsilon, cross-attention only
+        state, config, meta = tl.checkpoints.load(previous)
+        old = fam.build({**config, "roll": None})
+        tl.checkpoints.load_into(old, previous, config=config)
+        out["previous"] = run("previous (eps)", model=old.float().eval(), prediction="eps")
+        out["previous_steps"] = int(meta["steps"])
 
     # transposition: +5 semitones, against the SoundFont's render of the transposed notes
     up = [tk.transpose(q, 5) for q in notes]
@@ -109,13 +129,13 @@ def measure(
     out["batch"] = settings["batch"]
     out["train_steps"] = settings["steps"]
     train = fam.build()
-    batches = fam._Batches(real, notes, settings["batch"], fam.P_DROP)
+    batches = fam._Batches(real, notes, settings["batch"], fam.P_DROP, roll=True)
     opt = torch.optim.AdamW(train.parameters(), lr=1e-4)
     times = []
     for k in range(7):
         b = batches(k)
         start = time.perf_counter()
-        fam.loss(train, b).backward()
+        fam.loss(train, b).backward()  # the recipe's objective (fam.PREDICTION)
         opt.step()
         opt.zero_grad(set_to_none=True)
         times.append(time.perf_counter() - start)
@@ -143,12 +163,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="write the numbers as JSON here")
     parser.add_argument("--baseline", type=Path, default=None,
                         help="a midi-synth checkpoint with the other token positions")  # fmt: skip
+    parser.add_argument("--previous", type=Path, default=None,
+                        help="the previous reference (epsilon, cross-attention only), e.g. "
+                             "from git show a5fb66a:src/tutorial_lib/weights/midi-synth.safetensors")  # fmt: skip
     parser.add_argument("--register", action="store_true",
                         help="add both checkpoints to the package with these numbers")  # fmt: skip
     args = parser.parse_args()
     tl.setup(seed=0)
     t0 = time.perf_counter()
-    numbers = measure(tl, args.weights, args.n, baseline=args.baseline)
+    numbers = measure(tl, args.weights, args.n, baseline=args.baseline, previous=args.previous)
     numbers["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(numbers, indent=1))
     if args.out is not None:

@@ -139,6 +139,43 @@ def test_samplers_on_meta():
     assert midi_synth.sample_segment(net, None, None, steps=2, noise=ctx).device == META
 
 
+def test_fitted_latents_sample_on_meta():
+    fitted = {"model": _on_meta(guitar_latent.build()).eval(), "mean": torch.zeros(16),
+              "std": torch.ones(16), "frames": 32}  # fmt: skip
+    z = guitar_latent.sample_fitted(fitted, 2, steps=2)
+    assert z.device == META and z.shape == (2, 16, 32)
+
+
+def test_place_copies_only_when_asked():
+    from tutorial_lib.families import _device
+
+    net = drums_small.build().train()
+    assert _device.place(net, None) is net and not net.training  # where it is, eval mode
+    assert _device.place(net, "cpu") is net  # already there: no copy
+    moved = _device.place(net, META)
+    assert moved is not net and _all_meta(moved) and not _all_meta(net)
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        drums_small.evaluate,
+        drums_unet.evaluate,
+        drums_unet.transform_experiment,
+        drums_mel.evaluate,
+        guitar_latent.evaluate,
+        guitar_latent.fit_latents,
+        midi_synth.evaluate,
+    ],  # fmt: skip
+    ids=lambda f: f"{f.__module__.rsplit('.', 1)[-1]}.{f.__name__}",
+)
+def test_scoring_and_fitting_take_a_device(fn):
+    import inspect
+
+    param = inspect.signature(fn).parameters.get("device")
+    assert param is not None and param.default is None, f"{fn.__qualname__}: add device=None"
+
+
 def test_resolve_device():
     assert tl.resolve_device(None, run_mode="book") == torch.device("cpu")
     assert tl.resolve_device("auto", run_mode="fast") == torch.device("cpu")

@@ -38,16 +38,29 @@ def tiny():
 # ------------------------------------------------------------------------------ the network
 
 
-def test_the_shipped_config_has_no_event_times_and_the_experiment_has():
-    """CONFIG (sequence positions only, as the original) and EVENT_TIME_CONFIG (each token
-    also carries the time of its last shift, in the decoder's frame code)."""
+def test_the_shipped_config_reads_the_roll_and_the_originals_does_not():
+    """CONFIG: sequence positions (as the original) plus the piano roll of the tokens, decoded
+    with the family's vocabulary; ATTENTION_ONLY_CONFIG: the original's conditioning."""
+    import dataclasses
+
     assert fam.CONFIG["time_tokens"] is None
-    assert fam.EVENT_TIME_CONFIG["time_tokens"] == list(fam.VOCAB.ranges["shift"])
+    assert fam.CONFIG["roll"] == dataclasses.asdict(fam.VOCAB)
+    assert fam.ATTENTION_ONLY_CONFIG == {**fam.CONFIG, "roll": None}
     assert fam.CONFIG["frames"] == fam.FRAMES and fam.CONFIG["vocab_size"] == fam.VOCAB.size
+    assert fam.PREDICTION == "x0" and fam.train_settings("book")["prediction"] == "x0"
 
 
-def _hand_ddim(net, toks, ctx, noise, w, steps=4):
-    """The DDIM loop written out: eps = u + w (c - u), w = 1 calls only the conditional."""
+def test_training_batches_carry_the_rolls_of_their_tokens(clips):
+    _, feats, notes = clips
+    batch = fam._Batches(feats, notes, 4, 0.0, roll=True)(0)
+    net = fam.build()
+    torch.testing.assert_close(batch["roll"], net.roll_of(batch["tokens"]))
+    assert "roll" not in fam._Batches(feats, notes, 4, 0.0)(0)
+
+
+def _hand_ddim(net, toks, ctx, noise, w, steps=4, prediction="x0"):
+    """The DDIM loop written out: out = u + w (c - u), w = 1 calls only the conditional;
+    the network predicts x0 (the family's default) or eps."""
     times = torch.linspace(1, 0, steps + 1)
     lam = tl.schedules.cosine_log_snr(times).float()
     a, s = torch.sigmoid(lam).sqrt(), torch.sigmoid(-lam).sqrt()
@@ -55,11 +68,12 @@ def _hand_ddim(net, toks, ctx, noise, w, steps=4):
     with torch.no_grad():
         for i in range(steps):
             tt = torch.full((len(z),), float(times[i]))
-            eps = net(z, tt, toks, ctx)
+            out = net(z, tt, toks, ctx)
             if w != 1:
                 u = net(z, tt)
-                eps = u + w * (eps - u)
-            x0 = ((z - s[i] * eps) / a[i]).clamp(-1, 1)
+                out = u + w * (out - u)
+            x0 = out if prediction == "x0" else (z - s[i] * out) / a[i]
+            x0 = x0.clamp(-1, 1)
             z = a[i + 1] * x0 + s[i + 1] * (z - a[i] * x0) / s[i]
     return z.clamp(-1, 1)
 
@@ -72,6 +86,9 @@ def test_guidance_one_is_plain_conditional_and_zero_unconditional(tiny, clips):
     torch.testing.assert_close(one, _hand_ddim(tiny, toks, ctx, noise, 1.0))
     three = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=3.0, noise=noise, sampler="ddim")
     torch.testing.assert_close(three, _hand_ddim(tiny, toks, ctx, noise, 3.0))
+    eps = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=3.0, noise=noise, sampler="ddim",
+                             prediction="eps")  # fmt: skip
+    torch.testing.assert_close(eps, _hand_ddim(tiny, toks, ctx, noise, 3.0, prediction="eps"))
     assert not torch.allclose(three, one)
     zero = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=0.0, noise=noise, sampler="ddim")
     uncond = fam.sample_segment(tiny, None, None, steps=4, noise=noise, sampler="ddim")
@@ -209,3 +226,21 @@ def test_reference_follows_the_notes_and_the_registry_samples_it():
     assert m["model"]["retrieval"] > 2 * m["shuffled"]["retrieval"]
     assert m["model"]["mel_l1"] < m["shuffled"]["mel_l1"]
     assert m["ceiling"]["onset_f1"] >= m["model"]["onset_f1"]
+
+
+def test_baseline_script_trains_the_attention_only_model(tmp_path):
+    """scripts/train_midi_synth_baseline.py: the recipe (fast mode) with the original's
+    conditioning, written as safetensors with its config (no roll input)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "base.safetensors"
+    subprocess.run([sys.executable, str(root / "scripts" / "train_midi_synth_baseline.py"),
+                    "--mode", "fast", "--out", str(out)], check=True, capture_output=True)  # fmt: skip
+    _, config, meta = tl.checkpoints.load(out)
+    assert config == fam.ATTENTION_ONLY_CONFIG and meta["variant"] == "attention-only"
+    bad = subprocess.run([sys.executable, str(root / "scripts" / "train_midi_synth_baseline.py"),
+                          "--out", str(tmp_path / "x.pt")], capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode != 0 and "--out: expected a .safetensors file" in bad.stderr

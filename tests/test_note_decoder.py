@@ -174,3 +174,26 @@ def test_bad_arguments_are_named():
         NoteDecoder(**{**SMALL, "heads": 5})
     with pytest.raises(ValueError, match="ctx_layers"):
         NoteDecoder(**{**SMALL, "ctx_layers": -1})
+
+
+def test_roll_input_is_the_tokens_piano_roll_and_is_dropped_with_the_notes():
+    import dataclasses
+
+    torch.manual_seed(0)
+    net = NoteDecoder(**SMALL, roll=dataclasses.asdict(V)).eval()
+    toks, ctx, x, t = segment_batch([0, 40]), frames(2), torch.randn(2, 64, 128), torch.rand(2)
+    rolls = torch.from_numpy(np.stack([tk.roll(r, 64, V) for r in toks.numpy()]))
+    torch.testing.assert_close(net.roll_of(toks), rolls)
+    with torch.no_grad():
+        out = net(x, t, toks, ctx)
+        torch.testing.assert_close(net(x, t, toks, ctx, roll=rolls), out)  # given = computed
+        assert not torch.allclose(net(x, t, toks, ctx, roll=torch.zeros_like(rolls)), out)
+        dropped = net(x, t, toks, ctx, drop=torch.tensor([True, False]))
+        torch.testing.assert_close(dropped[0], net(x[:1], t[:1])[0], atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(dropped[1], out[1])
+    with pytest.raises(ValueError, match=r"roll: expected \(B, 64, 384\)"):
+        net(x, t, toks, ctx, roll=rolls[:, :10])
+    with pytest.raises(ValueError, match="no roll input"):
+        NoteDecoder(**SMALL).roll_of(toks)
+    with pytest.raises(TypeError, match="roll: expected None or the Vocabulary"):
+        NoteDecoder(**SMALL, roll=V)

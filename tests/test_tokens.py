@@ -200,3 +200,59 @@ def test_fixed_level_keeps_loudness_and_peak_level_does_not():
     assert fixed.tensors().shape == peak.tensors().shape and ratio.shape[0] == 4
     with pytest.raises(ValueError, match="level"):
         tl.data.midi(2, level="loud", progress=False)
+
+
+#: midi_synth's vocabulary (1.28 s segments: 64 frames of 20 ms), for the piano roll.
+VR = tk.Vocabulary(steps_per_second=100, segment_seconds=1.28, velocity_bins=16, max_tokens=256)
+
+
+def _roll_from_notes(q, start_frame, frames=64, vocab=None):
+    """The piano roll written from the notes themselves (not from tokens): frame f is centred
+    on step s0 + 2 f (10 ms steps, 20 ms frames)."""
+    vocab = vocab or VR
+    s0 = 2 * start_frame
+    out = np.zeros((frames, tk.ROLL_CHANNELS), np.float32)
+    for start, end, pitch, _, program in q:
+        on, off = round(start * vocab.steps_per_second), round(end * vocab.steps_per_second)
+        onset = int(np.floor((on - s0) / 2 + 0.5))
+        if program == tk.DRUM:
+            if s0 <= on < s0 + 2 * frames and onset < frames:
+                out[onset, 256 + int(pitch)] = 1
+            continue
+        if s0 <= on < s0 + 2 * frames and onset < frames:
+            out[onset, 128 + int(pitch)] = 1
+        for f in range(frames):
+            if on <= s0 + 2 * f < off:
+                out[f, int(pitch)] = 1
+    return out
+
+
+def test_roll_matches_the_notes_on_the_books_clips():
+    """tl.tokens.roll (from a segment's tokens) equals the roll written from the notes, on
+    every segment of real clips (ties, drums, notes that end after the segment)."""
+    ds = tl.data.midi(6, split="test", sr=16000, seconds=4.0, level="fixed", progress=False)
+    checked = tied = 0
+    for i in range(6):
+        programs = {t: int(ds.meta[i][f"program_{t}"]) for t in tl.data.MIDI_TRACKS}
+        q = tk.quantize(tk.from_tracks(ds.notes(i), programs), VR, warn=False)
+        for k in range(3):
+            toks = tk.encode_segment(q, k * 1.28, VR, quantized=True)
+            got = tk.roll(toks, 64, VR)
+            np.testing.assert_array_equal(got, _roll_from_notes(q, 64 * k))
+            checked += int(got.sum() > 0)
+            tied += int(k > 0 and got[0, :128].sum() > got[0, 128:256].sum())
+    assert checked >= 12 and tied >= 3  # the test saw notes, and notes held over a boundary
+
+
+def test_roll_channels_and_arguments():
+    q = tk.quantize([[0.0, 0.5, 60, 100, 0], [0.25, 0.26, 38, 90, tk.DRUM]], VR)
+    r = tk.roll(tk.encode_segment(q, 0.0, VR, quantized=True), 64, VR)
+    assert r.shape == (64, 384) and r.dtype == np.float32
+    assert r[:25, 60].all() and not r[25:, 60].any()  # sounds 0-0.5 s: frames 0-24
+    assert r[0, 128 + 60] == 1 and r[:, 128:256].sum() == 1  # one pitched onset
+    assert r[13, 256 + 38] == 1 and r[:, 256:].sum() == 1  # the hit: step 25 -> frame 13
+    assert r[:, 38].sum() == 0  # drums do not sound as pitches
+    empty = tk.roll(tk.encode_segment(q, 2.56, VR, quantized=True), 64, VR)
+    assert not empty.any()
+    with pytest.raises(ValueError, match="frames"):
+        tk.roll(tk.encode_segment(q, 0.0, VR, quantized=True), 0, VR)

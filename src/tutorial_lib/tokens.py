@@ -42,6 +42,8 @@ __all__ = [
     "decode_segment",
     "encode_piece",
     "decode_piece",
+    "roll",
+    "ROLL_CHANNELS",
     "describe",
     "from_tracks",
     "to_tracks",
@@ -339,6 +341,51 @@ def decode_segment(tokens: Any, vocab: Vocabulary = Vocabulary()) -> dict[str, A
         elif kind == "drum":
             events.append((step, "drum", DRUM, value, vocab.bin_velocity(max(velocity, 1))))
     return {"tied": tied, "events": events}
+
+
+#: Channels of :func:`roll`: pitched notes sounding (pitches 0-127), pitched onsets (128-255),
+#: drum hits (256-383).
+ROLL_CHANNELS = 384
+
+
+def roll(
+    tokens: Any, frames: int, vocab: Vocabulary = Vocabulary(), *, steps_per_frame: float = 2.0
+) -> np.ndarray:
+    """One segment's tokens laid out on the frame grid: a piano roll ``(frames, 384)``.
+
+    The same notes as the tokens, placed in time: channel ``p`` is 1 in every frame where
+    pitched note ``p`` sounds (a tied note from frame 0; a note not ended in the segment to
+    its end), channel ``128 + p`` in the frame of its onset, channel ``256 + k`` in the frame
+    of a hit on drum ``k``. Frame ``f`` is centred on shift step ``f * steps_per_frame``
+    (10 ms steps and 20 ms frames: 2); a note sounds in frame ``f`` when it starts at or before
+    that step and ends after it. Programs and velocities are not in the roll (the tokens carry
+    them).
+
+    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
+    """
+    frames = check_int(frames, "frames", min_value=1)
+    spf = check_number(steps_per_frame, "steps_per_frame", low=0.01)
+    seg = decode_segment(tokens, vocab)
+    out = np.zeros((frames, ROLL_CHANNELS), dtype=np.float32)
+    start: dict[tuple[int, int], float] = {key: 0.0 for key in seg["tied"]}
+    spans: list[tuple[float, float, int]] = []
+    for step, kind, program, pitch, _ in seg["events"]:
+        onset = int(np.floor(step / spf + 0.5))  # the nearest frame, halves up
+        if kind == "drum":
+            if onset < frames:
+                out[onset, 256 + pitch] = 1.0
+        elif kind == "on":
+            if (program, pitch) in start:  # restruck before its off: the old one ends here
+                spans.append((start.pop((program, pitch)), step, pitch))
+            start[(program, pitch)] = step
+            if onset < frames:
+                out[onset, 128 + pitch] = 1.0
+        elif (program, pitch) in start:  # an off
+            spans.append((start.pop((program, pitch)), step, pitch))
+    spans += [(s, frames * spf, pitch) for (_, pitch), s in start.items()]
+    for s, e, pitch in spans:
+        out[int(np.ceil(s / spf)) : min(frames, int(np.ceil(e / spf))), pitch] = 1.0
+    return out
 
 
 def _segment_starts(duration: float, vocab: Vocabulary) -> np.ndarray:

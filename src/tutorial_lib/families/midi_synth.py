@@ -8,9 +8,12 @@ A small PyTorch Spectrogram Diffusion (Hawthorne et al. 2022) that trains on a C
   log magnitude scaled to [-1, 1]); **segments** of :data:`FRAMES` frames (1.28 s; 5.12 s in
   the original) with their notes as tokens (``tl.tokens``, :data:`VOCAB`);
 - **model**: :class:`~tutorial_lib.models.note_decoder.NoteDecoder` (notes encoder, context
-  encoder over the previous segment's frames, FiLM decoder), epsilon prediction with the
-  continuous cosine log-SNR schedule and an L1 loss (the original's choices), notes and
-  context dropped together with probability :data:`P_DROP` for classifier-free guidance;
+  encoder over the previous segment's frames, FiLM decoder) that also reads the notes' piano
+  roll on the frame grid (``tl.tokens.roll``; the original has cross-attention only, which
+  this CPU budget does not teach to align frames with notes), predicting the clean frames
+  (x0; the original predicts epsilon) with the continuous cosine log-SNR schedule and an L1
+  loss, notes and context dropped together with probability :data:`P_DROP` for
+  classifier-free guidance;
 - **generation**: whole pieces segment by segment, each conditioned on the model's own
   previous segment, stitched; Griffin-Lim makes audio;
 - **measures**: mel L1, retrieval, onset F1 (``mir_eval``), pitch-class accuracy, error after
@@ -27,6 +30,7 @@ Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from pathlib import Path
 from typing import Any
@@ -41,7 +45,7 @@ __all__ = [
     "CHECKPOINTS",
     "CLASSES",
     "CONFIG",
-    "EVENT_TIME_CONFIG",
+    "ATTENTION_ONLY_CONFIG",
     "DESCRIPTION",
     "FRAMES",
     "LENGTH",
@@ -89,14 +93,15 @@ TEST_SECONDS = 3.84
 LENGTH = 61440
 CLASSES = None
 #: The network (``NoteDecoder``): 128 wide, 2 + 2 encoder layers, 3 decoder layers; tokens
-#: carry sequence positions, as the original's (:data:`EVENT_TIME_CONFIG` adds each token's
-#: event time, an experiment that chapter 6 measures against it).
+#: carry sequence positions, as the original's; the decoder also reads the segment's piano
+#: roll (``roll``: the vocabulary's settings, so the network can decode its tokens).
 CONFIG: dict[str, Any] = {"vocab_size": VOCAB.size, "n_mels": 128, "frames": FRAMES, "dim": 128,
                           "heads": 4, "ff": 512, "enc_layers": 2, "ctx_layers": 2,
                           "dec_layers": 3, "dropout": 0.1, "time_tokens": None,
-                          "steps_per_frame": 2.0}  # fmt: skip
-#: The experiment: tokens also carry their event time, in the decoder's frame code.
-EVENT_TIME_CONFIG: dict[str, Any] = {**CONFIG, "time_tokens": list(VOCAB.ranges["shift"])}
+                          "steps_per_frame": 2.0,
+                          "roll": dataclasses.asdict(VOCAB)}  # fmt: skip
+#: The original's conditioning, for the comparison: notes by cross-attention only, no roll.
+ATTENTION_ONLY_CONFIG: dict[str, Any] = {**CONFIG, "roll": None}
 #: Probability of dropping notes and context together in training (classifier-free guidance).
 P_DROP = 0.1
 #: Sampler defaults: ancestral (DDPM-like, eta 1, as the original samples) on the continuous
@@ -106,8 +111,11 @@ P_DROP = 0.1
 #: clipped estimate saturates frames, which the fresh noise of the ancestral steps repairs.)
 SAMPLING: dict[str, Any] = {"sampler": "ancestral", "steps": 50, "guidance": 1.0}
 SAMPLERS = ("ddim", "ancestral")
-#: What the network predicts and the loss's norm (see :func:`loss`).
-PREDICTION = "eps"
+#: What the network predicts and the loss's norm (see :func:`loss`): the clean frames, x0.
+#: The original's epsilon weights a frame error by the signal-to-noise ratio, nearly zero
+#: over the noisy half of the schedule, where only the notes can tell the network what to
+#: draw; x0 weights every noise level alike (chapter 6 measures both).
+PREDICTION = "x0"
 LOSS = "l1"
 RECIPE = "midi-synth"
 DESCRIPTION = (
@@ -267,9 +275,12 @@ def _alpha_sigma(t: Any) -> tuple[Any, Any]:
 class _Batches:
     """``step -> batch`` of random segments with their context and tokens."""
 
-    def __init__(self, feats: Any, notes: list[np.ndarray], batch: int, p_drop: float) -> None:
+    def __init__(
+        self, feats: Any, notes: list[np.ndarray], batch: int, p_drop: float, roll: bool = False
+    ) -> None:
         import torch
 
+        self.roll = roll
         silence = -torch.ones(feats.shape[0], FRAMES, feats.shape[-1])
         self.padded = torch.cat([silence, feats.float()], 1)  # frames before the clip: silence
         self.notes, self.batch, self.p_drop = notes, batch, p_drop
@@ -286,7 +297,12 @@ class _Batches:
         )
         toks = segment_batch([self.notes[int(i)] for i in idx], off.tolist())
         drop = torch.rand(self.batch) < self.p_drop
-        return {"x": x, "context": ctx, "tokens": toks, "drop": drop}
+        out = {"x": x, "context": ctx, "tokens": toks, "drop": drop}
+        if self.roll:  # made here, ahead of the step (on a GPU, by the worker processes)
+            out["roll"] = torch.from_numpy(
+                np.stack([tk.roll(r, FRAMES, VOCAB) for r in toks.numpy()])
+            )
+        return out
 
 
 def loss(
@@ -294,9 +310,10 @@ def loss(
 ) -> Any:
     """The training loss: the distance between the network's output and its target.
 
-    ``prediction`` (default :data:`PREDICTION`): ``"eps"`` (the noise, the original's) or
-    ``"v"`` (``alpha eps - sigma x``); ``norm`` (default :data:`LOSS`): ``"l1"`` (the
-    original's) or ``"l2"``.
+    ``prediction`` (default :data:`PREDICTION`): ``"x0"`` (the clean frames), ``"eps"`` (the
+    noise, the original's) or ``"v"`` (``alpha eps - sigma x``); ``norm`` (default
+    :data:`LOSS`): ``"l1"`` (the original's) or ``"l2"``. A batch may carry the piano rolls
+    of its tokens (``"roll"``), made ahead by the data loader.
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
@@ -305,7 +322,7 @@ def loss(
     from .. import objectives
 
     prediction = check_choice(PREDICTION if prediction is None else prediction, "prediction",
-                              ("eps", "v"))  # fmt: skip
+                              objectives.PREDICTIONS)  # fmt: skip
     norm = check_choice(LOSS if norm is None else norm, "norm", ("l1", "l2"))
     x = batch["x"]
     t = torch.rand(x.shape[0], device=x.device)
@@ -313,13 +330,18 @@ def loss(
     eps = torch.randn_like(x)
     z = alpha * x + sigma * eps
     ctx = batch["context"] if net.has_context else None
-    pred = net(z, t, batch["tokens"], ctx, drop=batch["drop"])
+    pred = net(z, t, batch["tokens"], ctx, drop=batch["drop"], roll=batch.get("roll"))
     diff = pred - objectives.ddpm_target(x, eps, (alpha**2).reshape(-1), prediction)
     return diff.abs().mean() if norm == "l1" else diff.square().mean()
 
 
 def _trainer(
-    s: dict[str, Any], name: str, ckpt_dir: Path | None, progress: bool = True, device: Any = None
+    s: dict[str, Any],
+    name: str,
+    ckpt_dir: Path | None,
+    progress: bool = True,
+    device: Any = None,
+    config: dict[str, Any] | None = None,
 ) -> Any:
     import torch
 
@@ -330,17 +352,18 @@ def _trainer(
     notes = [notes_of(ds, i) for i in range(len(ds))]
     with torch.random.fork_rng():
         torch.manual_seed(s["seed"])
-        net = build(_config(name))
+        config = _config(name) if config is None else config
+        net = build(config)
 
     def loss_fn(model: Any, batch: dict[str, Any]) -> Any:
         return loss(model, batch, prediction=s["prediction"], norm=s["loss"])
 
     return training.Trainer(
-        net, loss_fn, _Batches(feats, notes, s["batch"], s["p_drop"]),
+        net, loss_fn, _Batches(feats, notes, s["batch"], s["p_drop"], roll=net.roll_vocab is not None),
         max_steps=s["steps"], lr=s["lr"], ema_decay=s["ema_decay"],
         warmup_steps=s["warmup_steps"], ckpt_dir=ckpt_dir,
         ckpt_every=s["ckpt_every"] if ckpt_dir is not None else None, keep=2,
-        config=_config(name), seed=s["seed"], progress=progress, device=device,
+        config=config, seed=s["seed"], progress=progress, device=device,
         workers=_workers(device),
     )  # fmt: skip
 
@@ -463,7 +486,7 @@ def sample_segment(
     )
     sampler = check_choice(SAMPLING["sampler"] if sampler is None else sampler, "sampler", SAMPLERS)
     prediction = check_choice(PREDICTION if prediction is None else prediction, "prediction",
-                              ("eps", "v"))  # fmt: skip
+                              objectives.PREDICTIONS)  # fmt: skip
     b = (tokens if tokens is not None else context if context is not None else noise).shape[0]
     if noise is None:
         gen = torch.Generator().manual_seed(check_int(seed, "seed", min_value=0))
@@ -509,6 +532,7 @@ def generate(
     seed: int = 0,
     progress: bool = False,
     device: Any = None,
+    prediction: str | None = None,
 ) -> Any:
     """Whole pieces, segment by segment: features ``(B, frames, 128)``.
 
@@ -525,6 +549,8 @@ def generate(
         device: where the network runs (default: where ``model`` is; the reference model's
             default is ``"auto"``: the GPU in ``full`` mode, else the CPU). Features come
             back to the CPU.
+        prediction: what ``model`` predicts (default :data:`PREDICTION`; ``"eps"`` for a
+            network trained as the original).
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
@@ -554,7 +580,7 @@ def generate(
     for k in bar(range(n_seg), desc="segments", disable=not progress):
         toks = segment_batch(q, [k * FRAMES] * b)
         seg = sample_segment(net, toks, previous, steps=steps, guidance=guidance,
-                             sampler=sampler, seed=seed * 1000 + k)  # fmt: skip
+                             sampler=sampler, seed=seed * 1000 + k, prediction=prediction)  # fmt: skip
         out[:, k * FRAMES : (k + 1) * FRAMES] = seg
         if context == "model":
             previous = seg
@@ -758,9 +784,11 @@ def evaluate(
     seed: int = 0,
     guidance: float | None = None,
     ceiling: bool = True,
+    device: Any = None,
 ) -> dict[str, dict[str, float]]:
     """:func:`scores` of each model's renders of ``n`` held-out clips, and the ceiling
-    (the real features scored against themselves: the trackers' own accuracy).
+    (the real features scored against themselves: the trackers' own accuracy). ``device``:
+    where the models run (as :func:`generate`).
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
@@ -771,6 +799,6 @@ def evaluate(
     if ceiling:
         out["ground truth (ceiling)"] = scores(real, real, notes)
     for label, net in models.items():
-        g = generate(notes, model=net, steps=steps, guidance=guidance, seed=seed)
+        g = generate(notes, model=net, steps=steps, guidance=guidance, seed=seed, device=device)
         out[label] = scores(g, real, notes)
     return out

@@ -10,11 +10,18 @@ mel frames, on two encoders:
 The decoder's inputs are the noisy frames; each layer is self-attention, cross-attention to
 the two encodings (concatenated), and a feed-forward block; the noise level enters through
 FiLM (a scale and shift of the normalised activations, computed from the time embedding)
-before self-attention and before the feed-forward block. The output is the noise (epsilon).
+before self-attention and before the feed-forward block. The output is what the training
+objective asks for: the noise (epsilon) in the original, the clean frames in chapter 6's
+recipe (``tl.families.midi_synth.PREDICTION``).
+
+One addition to the original, optional (``roll``): the same notes laid out on the frame grid
+(:func:`tutorial_lib.tokens.roll`, a piano roll of sounding notes, onsets and drum hits),
+projected to the model width and added to the decoder's input frames, so that each frame is
+told which notes sound at its time instead of having to find them by cross-attention.
 
 Classifier-free guidance drops notes *and* context together: :meth:`NoteDecoder.forward` with
 ``drop`` set (or ``tokens=None, context=None``) replaces both encodings by zeros, so the
-unconditional path is one network call.
+unconditional path is one network call (the roll is dropped with the notes).
 
 Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
 """
@@ -24,9 +31,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
+from .. import tokens as tk
 from .._validate import check_int, describe
 
 __all__ = ["FiLM", "DecoderLayer", "NoteDecoder", "sinusoidal", "sinusoidal_at"]
@@ -96,7 +105,7 @@ def _encoder(dim: int, heads: int, ff: int, layers: int, dropout: float) -> nn.M
 
 
 class NoteDecoder(nn.Module):
-    """Notes encoder + context encoder + denoising decoder over mel frames (epsilon output).
+    """Notes encoder + context encoder + denoising decoder over mel frames.
 
     Args:
         vocab_size: number of token ids (``tl.tokens.Vocabulary().size``).
@@ -112,13 +121,20 @@ class NoteDecoder(nn.Module):
             the sinusoidal encoding of its *event time* (the last shift before it, in frames:
             shift steps / ``steps_per_frame``), the same encoding the decoder's frames get for
             their position, so cross-attention can match a frame to the notes at its time.
-            The original relies on sequence positions alone; chapter 6 measures both (at its
-            CPU budgets the original's choice scored better).
+            The original relies on sequence positions alone. Tried for chapter 6, it did not
+            help at the chapter's CPU budget; the piano roll (``roll``) did.
         steps_per_frame: shift steps per frame (10 ms steps, 20 ms frames: 2).
+        roll: ``None`` (the original: the notes enter by cross-attention only) or the
+            settings of the tokens' :class:`~tutorial_lib.tokens.Vocabulary` (a dict, e.g.
+            ``dataclasses.asdict(vocab)``): the decoder then also reads the piano roll of
+            the segment's tokens (:func:`tutorial_lib.tokens.roll`), one row per frame,
+            through a linear layer added to its input.
 
     ``forward(x, t, tokens, context, drop=None)``: ``x`` noisy frames ``(B, frames, n_mels)``,
     ``t`` times in [0, 1] ``(B,)``, ``tokens`` ``(B, L)`` int (0 = padding), ``context``
     ``(B, frames, n_mels)``; ``drop`` ``(B,)`` bool drops both conditions of those rows.
+    With ``roll`` set, the piano roll is computed from ``tokens`` (on the CPU), or given as
+    ``roll=`` ``(B, frames, 384)`` (a data loader can make it ahead).
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
@@ -137,6 +153,7 @@ class NoteDecoder(nn.Module):
         dropout: float = 0.1,
         time_tokens: tuple[int, int] | list[int] | None = None,
         steps_per_frame: float = 2.0,
+        roll: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.vocab_size = check_int(vocab_size, "vocab_size", min_value=4)
@@ -150,6 +167,11 @@ class NoteDecoder(nn.Module):
             None if time_tokens is None else (int(time_tokens[0]), int(time_tokens[1]))
         )
         self.steps_per_frame = float(steps_per_frame)
+        if roll is not None and not isinstance(roll, dict):
+            raise TypeError(
+                f"roll: expected None or the Vocabulary's settings as a dict, got {describe(roll)}."
+            )
+        self.roll_vocab = None if roll is None else tk.Vocabulary(**roll)
         cond = dim
         self.token_emb = nn.Embedding(vocab_size, dim, padding_idx=0)
         self.notes_encoder = _encoder(
@@ -160,6 +182,8 @@ class NoteDecoder(nn.Module):
             self.context_encoder = _encoder(dim, heads, ff, ctx_layers, dropout)
         self.time_mlp = nn.Sequential(nn.Linear(dim, cond), nn.SiLU(), nn.Linear(cond, cond))
         self.frames_in = nn.Linear(n_mels, dim)
+        if self.roll_vocab is not None:
+            self.roll_in = nn.Linear(tk.ROLL_CHANNELS, dim)
         self.layers = nn.ModuleList(
             DecoderLayer(dim, heads, ff, cond, dropout)
             for _ in range(check_int(dec_layers, "dec_layers", min_value=1))
@@ -182,10 +206,28 @@ class NoteDecoder(nn.Module):
         value = torch.where(is_shift, tokens - first, torch.zeros_like(tokens))
         return torch.cummax(value, dim=1).values.float() / self.steps_per_frame
 
+    def roll_of(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The piano roll ``(B, frames, 384)`` of each row of ``tokens``, on their device."""
+        if self.roll_vocab is None:
+            raise ValueError("roll: this network has no roll input (built with roll=None).")
+        if tokens.device.type == "meta":  # shapes without values (the device tests)
+            return torch.zeros(*tokens.shape[:1], self.frames, tk.ROLL_CHANNELS, device="meta")
+        rows = tokens.detach().cpu().numpy()
+        out = [tk.roll(r, self.frames, self.roll_vocab, steps_per_frame=self.steps_per_frame)
+               for r in rows]  # fmt: skip
+        return torch.from_numpy(np.stack(out)).to(tokens.device)
+
     def encode(
-        self, tokens: torch.Tensor | None, context: torch.Tensor | None, batch: int, device: Any
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The cross-attention memory ``(B, M, dim)`` and its padding mask (or ``None``)."""
+        self,
+        tokens: torch.Tensor | None,
+        context: torch.Tensor | None,
+        batch: int,
+        device: Any,
+        roll: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, ...]:
+        """What the conditions give the decoder: the cross-attention memory ``(B, M, dim)``,
+        its padding mask (or ``None``) and, with a roll input, the projected roll
+        ``(B, frames, dim)`` (computed from ``tokens`` unless ``roll`` is given)."""
         if tokens is None and context is None:
             return torch.zeros(batch, 1, self.dim, device=device), None
         if tokens is None or (context is None and self.has_context):
@@ -210,7 +252,15 @@ class NoteDecoder(nn.Module):
             c = self.context_in(context) + self._pos(self.frames, device)
             parts.append(self.context_encoder(c))
             masks.append(torch.zeros(c.shape[:2], dtype=torch.bool, device=device))
-        return torch.cat(parts, 1), torch.cat(masks, 1)
+        if self.roll_vocab is None:
+            return torch.cat(parts, 1), torch.cat(masks, 1)
+        roll = self.roll_of(tokens) if roll is None else roll
+        if roll.shape != (tokens.shape[0], self.frames, tk.ROLL_CHANNELS):
+            raise ValueError(
+                f"roll: expected (B, {self.frames}, {tk.ROLL_CHANNELS}) (tl.tokens.roll of each "
+                f"row of tokens), got {describe(roll)}."
+            )
+        return torch.cat(parts, 1), torch.cat(masks, 1), self.roll_in(roll.to(device).float())
 
     def forward(
         self,
@@ -219,23 +269,30 @@ class NoteDecoder(nn.Module):
         tokens: torch.Tensor | None = None,
         context: torch.Tensor | None = None,
         drop: torch.Tensor | None = None,
-        memory: tuple[torch.Tensor, torch.Tensor | None] | None = None,
+        memory: tuple[torch.Tensor, ...] | None = None,
+        roll: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Predicted noise ``(B, frames, n_mels)``; ``memory`` reuses :meth:`encode`'s output."""
+        """The prediction ``(B, frames, n_mels)``; ``memory`` reuses :meth:`encode`'s output."""
         if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[-1] != self.n_mels:
             raise ValueError(
                 f"x: expected noisy frames (B, frames, {self.n_mels}), got {describe(x)}."
             )
         b = x.shape[0]
         t = torch.as_tensor(t, dtype=x.dtype, device=x.device).reshape(-1).expand(b)
-        mem, mask = self.encode(tokens, context, b, x.device) if memory is None else memory
+        if memory is None:
+            memory = self.encode(tokens, context, b, x.device, roll)
+        mem, mask, rolled = (*memory, None)[:3]  # rolled: the projected roll, or None
         if drop is not None:
             keep = (~drop.to(torch.bool)).to(mem.dtype)[:, None, None]
             mem = mem * keep
             if mask is not None:
                 mask = mask & ~drop.to(torch.bool)[:, None]
+            if rolled is not None:
+                rolled = rolled * keep
         cond = self.time_mlp(sinusoidal_time(t * 1000.0, self.dim))
         h = self.frames_in(x) + self._pos(x.shape[1], x.device)
+        if rolled is not None:
+            h = h + rolled
         for layer in self.layers:
             h = layer(h, cond, mem, mask)
         return self.out(self.norm_out(h))
