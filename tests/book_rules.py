@@ -26,7 +26,6 @@ ALLOWED_TAGS = frozenset(
         "hide-input",
         "hide-output",
         "hide-cell",
-        "raises-exception",
         "skip-execution",
     }
 )
@@ -651,6 +650,13 @@ def check_notebook(path: Path, repo_url: str) -> list[str]:
             if cell.get("execution_count") is not None:
                 problems.append(f"{where}: has an execution count (strip: scripts/nbtool.py strip)")
         bad_tags = set(cell.get("metadata", {}).get("tags", [])) - ALLOWED_TAGS
+        if "raises-exception" in bad_tags:  # a traceback of the build machine's files
+            problems.append(
+                f"{where}: an intended error is shown with 'with tl.claims.fails(ValueError): ...' "
+                "(type and message, and the page fails if the code stops failing), not with the "
+                "tag raises-exception"
+            )
+            bad_tags.discard("raises-exception")
         if bad_tags:
             problems.append(
                 f"{where}: tags {sorted(bad_tags)} are not allowed (allowed: {sorted(ALLOWED_TAGS)})"

@@ -99,3 +99,31 @@ def test_glue_refuses_what_a_page_cannot_quote():
         glue("ch9_fd", [1.0])
     with pytest.raises(TypeError, match="a number or a str"):
         glue("ch9_fd", True)
+
+
+def test_fails_prints_type_and_message_only(capsys):
+    with tl.claims.fails(ValueError, match="length"):
+        raise ValueError("x: expected a length that is a multiple of 64, got 8100.")
+    out = capsys.readouterr().out
+    assert out == "ValueError: x: expected a length that is a multiple of 64, got 8100.\n"
+    with tl.claims.fails((TypeError, ValueError)):
+        raise TypeError("y: expected a tensor")
+    assert capsys.readouterr().out.startswith("TypeError: y:")
+
+
+def test_fails_is_a_claim():
+    with pytest.raises(tl.claims.ClaimError, match="ran without an error"):
+        with tl.claims.fails(ValueError):
+            pass
+    with pytest.raises(tl.claims.ClaimError, match="whose message contains 'multiple'"):
+        with tl.claims.fails(ValueError, match="multiple"):
+            raise ValueError("something else")
+    with pytest.raises(KeyError):  # another kind of error is a real failure: not caught
+        with tl.claims.fails(ValueError):
+            raise KeyError("k")
+    with pytest.raises(TypeError, match="kind: expected an exception class"):
+        with tl.claims.fails("ValueError"):
+            pass
+    with pytest.raises(TypeError, match="match: expected a regular expression"):
+        with tl.claims.fails(ValueError, match=3):
+            pass

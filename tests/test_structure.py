@@ -84,6 +84,7 @@ def _code_cell(nb: dict, index: int = 1) -> dict:
         ("count", "execution count"),
         ("widgets", "widget state"),
         ("tag", "not allowed"),
+        ("raises_exception", "tl.claims.fails"),
         ("bootstrap", "Colab bootstrap"),
         ("bootstrap_tag", "tagged remove-cell"),
         ("setup", "tl.setup"),
@@ -107,6 +108,8 @@ def test_notebook_rule_fails_when_broken(book, breakage, expected):
         nb["metadata"]["widgets"] = {"application/vnd.jupyter.widget-state+json": {}}
     elif breakage == "tag":
         cell.setdefault("metadata", {})["tags"] = ["hide-me-please"]
+    elif breakage == "raises_exception":  # an intended error shown as a traceback
+        cell.setdefault("metadata", {})["tags"] = ["raises-exception"]
     elif breakage == "bootstrap":
         nb["cells"][0]["source"] = "print('no bootstrap')"
     elif breakage == "bootstrap_tag":

@@ -20,16 +20,22 @@ Numbers in prose come from code, by the same token: a measured number the prose 
 glued by the cell that measures it, :func:`glue`, and pasted with myst-nb's role
 ``{glue:text}`ch3_fd_ref:.1f```, so that the page cannot quote a number it did not compute.
 
+A page that shows what the library refuses (a wrong length, a codec's wrong sample rate) runs
+the call inside :func:`fails`, which prints the error's type and message, not a traceback of
+the build machine's files, and fails the page when the library no longer refuses it.
+
 Introduced in: book/05_latent_diffusion/05_01_latent_diffusion.ipynb
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import re
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["ClaimError", "claim", "glue", "normalise"]
+__all__ = ["ClaimError", "claim", "fails", "glue", "normalise"]
 
 
 class ClaimError(AssertionError):
@@ -101,6 +107,52 @@ def claim(sentence: str, holds: Any, *, modes: Any = None, **numbers: Any) -> No
         f"The page says: {normalise(sentence)!r}, but {why}: {shown}. "
         "Fix: rewrite the sentence (and this claim) to say what the numbers show, or find out "
         "why the numbers changed (a retrained model, a changed recipe)."
+    )
+
+
+@contextlib.contextmanager
+def fails(kind: Any = Exception, *, match: str | None = None) -> Iterator[None]:
+    """Run code that must fail, and show the error as a reader needs it: ``Type: message``.
+
+    ::
+
+        with tl.claims.fails(ValueError, match="multiple of"):
+            net(torch.randn(1, 1, 8100), torch.tensor([0.5]))
+
+    prints ``ValueError: x: ...`` and nothing else: no traceback, whose file paths and source
+    lines are the build machine's, not the reader's. It is a claim too: when the code does not
+    fail, or fails with a message that ``match`` (a regular expression, ``re.search``) does not
+    find, it raises :class:`ClaimError`, so a page cannot show a refusal the library no longer
+    makes. An error of another kind than ``kind`` is not caught (it is a real failure).
+
+    Args:
+        kind: the exception class expected (or a tuple of them).
+        match: a pattern the message must contain, or ``None``.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not kinds or not all(isinstance(k, type) and issubclass(k, BaseException) for k in kinds):
+        raise TypeError(
+            f"kind: expected an exception class (e.g. ValueError) or a tuple of them, got {kind!r}."
+        )
+    if match is not None and not isinstance(match, str):
+        raise TypeError(f"match: expected a regular expression (str) or None, got {match!r}.")
+    names = " or ".join(k.__name__ for k in kinds)
+    try:
+        yield
+    except kinds as err:
+        message = str(err)
+        if match is not None and re.search(match, message) is None:
+            raise ClaimError(
+                f"The page shows a {names} whose message contains {match!r}, but the message is: "
+                f"{message!r}. Fix: update the page (or match) to the library's message."
+            ) from err
+        print(f"{type(err).__name__}: {message}")
+        return
+    raise ClaimError(
+        f"The page shows that this code fails with {names}, but it ran without an error. "
+        "Fix: remove the example, or find out why the library no longer refuses it."
     )
 
 
