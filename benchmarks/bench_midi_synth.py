@@ -5,7 +5,8 @@ on ``n`` held-out MIDI clips (3.84 s, three segments) rendered by the SoundFont,
 measures with ``tl.families.midi_synth.scores`` (mel L1, retrieval, onset F1, pitch-class
 accuracy, error just after segment boundaries):
 
-- ``ceiling``: the real features scored against themselves (the trackers' own accuracy);
+- ``ceiling``: the real features scored against themselves (the trackers' own accuracy), and
+  ``pitch_chance``: the pitch-class accuracy of a tracker that picks a class at random;
 - ``model``: the reference model with its defaults (ancestral sampler, 50 steps, guidance 1,
   context = its own previous segment);
 - the ablations, cheapest first: ``shuffled`` (every clip gets another clip's notes),
@@ -16,7 +17,8 @@ accuracy, error just after segment boundaries):
   trained by the same recipe with the original's conditioning (``fam.ATTENTION_ONLY_CONFIG``:
   the notes by cross-attention only, no piano roll), and ``previous`` with ``--previous``:
   the reference this one replaced, trained by the same recipe with both of the original's
-  choices (epsilon prediction, cross-attention only);
+  choices (epsilon prediction, cross-attention only); each of these two also with shuffled
+  notes (``*_shuffled``), its own chance level;
 - ``transposed``: the notes moved up 5 semitones, scored against the SoundFont render of the
   transposed notes and, for pitch, against the original notes;
 - costs: a training step at the recipe's batch, one segment's sampling time, the real-time
@@ -82,6 +84,7 @@ def measure(
         return s
 
     out["ceiling"] = fam.scores(real, real, notes)
+    out["pitch_chance"] = fam.pitch_chance(notes, real.shape[1])
     out["model"] = run("model")
     shuffled = [notes[(i + 1) % n] for i in range(n)]
     out["shuffled"] = run("shuffled", notes=shuffled)
@@ -101,13 +104,18 @@ def measure(
             )
         base = fam.build(config)
         tl.checkpoints.load_into(base, baseline, config=config)
-        out["attention_only"] = run("attention only", model=base.float().eval())
+        base = base.float().eval()
+        out["attention_only"] = run("attention only", model=base)
+        out["attention_only_shuffled"] = run("attention only, shuffled", model=base, notes=shuffled)
         out["attention_only_steps"] = int(meta["steps"])
     if previous is not None:  # the reference this one replaced: epsilon, cross-attention only
         state, config, meta = tl.checkpoints.load(previous)
         old = fam.build({**config, "roll": None})
         tl.checkpoints.load_into(old, previous, config=config)
-        out["previous"] = run("previous (eps)", model=old.float().eval(), prediction="eps")
+        old = old.float().eval()
+        out["previous"] = run("previous (eps)", model=old, prediction="eps")
+        out["previous_shuffled"] = run("previous (eps), shuffled", model=old, notes=shuffled,
+                                       prediction="eps")  # fmt: skip
         out["previous_steps"] = int(meta["steps"])
 
     # transposition: +5 semitones, against the SoundFont's render of the transposed notes
