@@ -254,5 +254,11 @@ def test_roll_channels_and_arguments():
     assert r[:, 38].sum() == 0  # drums do not sound as pitches
     empty = tk.roll(tk.encode_segment(q, 2.56, VR, quantized=True), 64, VR)
     assert not empty.any()
+    first, last = (tk.encode_segment(q, s, VR, quantized=True) for s in (0.0, 2.56))
+    batch = np.zeros((2, 32), dtype=np.int64)  # zero-padded rows, as in a training batch
+    batch[0, : len(first)], batch[1, : len(last)] = first, last
+    np.testing.assert_array_equal(tk.rolls(batch, 64, VR), np.stack([r, empty]))
+    with pytest.raises(ValueError, match=r"tokens: expected a batch"):
+        tk.rolls(batch[0], 64, VR)
     with pytest.raises(ValueError, match="frames"):
         tk.roll(tk.encode_segment(q, 0.0, VR, quantized=True), 0, VR)

@@ -43,6 +43,7 @@ __all__ = [
     "encode_piece",
     "decode_piece",
     "roll",
+    "rolls",
     "ROLL_CHANNELS",
     "describe",
     "from_tracks",
@@ -386,6 +387,19 @@ def roll(
     for s, e, pitch in spans:
         out[int(np.ceil(s / spf)) : min(frames, int(np.ceil(e / spf))), pitch] = 1.0
     return out
+
+
+def rolls(
+    tokens: Any, frames: int, vocab: Vocabulary = Vocabulary(), *, steps_per_frame: float = 2.0
+) -> np.ndarray:
+    """:func:`roll` of each row of a batch of segments' tokens ``(B, L)``: ``(B, frames, 384)``.
+
+    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
+    """
+    rows = np.asarray(tokens)
+    if rows.ndim != 2:
+        raise ValueError(f"tokens: expected a batch of token rows (B, L), got shape {rows.shape}.")
+    return np.stack([roll(r, frames, vocab, steps_per_frame=steps_per_frame) for r in rows])
 
 
 def _segment_starts(duration: float, vocab: Vocabulary) -> np.ndarray:

@@ -300,7 +300,7 @@ class _Batches:
         out = {"x": x, "context": ctx, "tokens": toks, "drop": drop}
         if self.roll:  # made here, ahead of the step (on a GPU, by the worker processes)
             out["roll"] = torch.from_numpy(
-                np.stack([tk.roll(r, FRAMES, VOCAB) for r in toks.numpy()])
+                tk.rolls(toks.numpy(), FRAMES, VOCAB, steps_per_frame=CONFIG["steps_per_frame"])
             )
         return out
 

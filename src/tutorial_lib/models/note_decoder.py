@@ -31,7 +31,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -212,10 +211,9 @@ class NoteDecoder(nn.Module):
             raise ValueError("roll: this network has no roll input (built with roll=None).")
         if tokens.device.type == "meta":  # shapes without values (the device tests)
             return torch.zeros(*tokens.shape[:1], self.frames, tk.ROLL_CHANNELS, device="meta")
-        rows = tokens.detach().cpu().numpy()
-        out = [tk.roll(r, self.frames, self.roll_vocab, steps_per_frame=self.steps_per_frame)
-               for r in rows]  # fmt: skip
-        return torch.from_numpy(np.stack(out)).to(tokens.device)
+        out = tk.rolls(tokens.detach().cpu().numpy(), self.frames, self.roll_vocab,
+                       steps_per_frame=self.steps_per_frame)  # fmt: skip
+        return torch.from_numpy(out).to(tokens.device)
 
     def encode(
         self,
