@@ -96,6 +96,19 @@ def test_lr_warmup():
     assert history.lr == pytest.approx([0.1, 0.2, 0.3, 0.3, 0.3])
 
 
+def test_cosine_decay_spans_decay_steps_across_stages():
+    import math
+
+    t = Trainer(make_model(), noisy_loss, random_batch, max_steps=3, warmup_steps=1,
+                decay="cosine", decay_steps=5, **kw(lr=0.4))  # fmt: skip
+    t.fit()  # a first stage (the recipes export their short checkpoint here) ...
+    t.max_steps = 5
+    history = t.fit()  # ... then the rest of the run: one schedule over both stages
+    cos = [0.4 * 0.5 * (1 + math.cos(math.pi * k / 4)) for k in range(4)]
+    assert history.lr == pytest.approx([0.4, *cos[:4]][:5])
+    assert t.lr_at(5) == 0.0 and t.lr_at(99) == 0.0  # stays at 0 past the end
+
+
 # ---------------------------------------------------------------------------- EMA
 
 
@@ -355,6 +368,8 @@ def test_history_plot_without_plotting_helper(monkeypatch):
         ({"ema_decay": -0.1}, ValueError, "ema_decay"),
         ({"grad_clip": 0.0}, ValueError, "grad_clip"),
         ({"warmup_steps": -1}, ValueError, "warmup_steps"),
+        ({"decay": "linear"}, ValueError, "decay"),
+        ({"decay_steps": 0}, ValueError, "decay_steps"),
         ({"ckpt_every": 5}, ValueError, "ckpt_dir"),
         ({"amp": "bf16"}, ValueError, "CUDA"),
         ({"amp": "fp8"}, ValueError, "amp"),

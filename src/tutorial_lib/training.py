@@ -448,6 +448,13 @@ class Trainer:
         grad_clip: clip the gradient's L2 norm to this (``None``: no clipping).
         weight_decay: AdamW's decoupled weight decay (>= 0).
         warmup_steps: linear learning-rate warm-up from ``lr / warmup_steps`` to ``lr``.
+        decay: the learning rate after the warm-up: ``"constant"`` (``lr``) or ``"cosine"``
+            (from ``lr`` down to 0 at step ``decay_steps``, half a cosine period). With a
+            constant rate the weights keep jumping around the minimum at the size of the
+            last steps and the EMA only partly averages that out; a decay anneals them.
+        decay_steps: the step at which a ``"cosine"`` decay reaches 0 (``None``: ``max_steps``).
+            Set it when a run is extended in stages (train ``max_steps = 600``, export, then
+            set ``max_steps = 6000`` and fit again) so that the schedule spans the whole run.
         amp: mixed precision: ``"auto"`` (bfloat16 on CUDA GPUs that support it, else float16
             with loss scaling; off on CPU and MPS), ``"bf16"``, ``"fp16"`` (CUDA only) or
             ``None``/``"off"``.
@@ -498,6 +505,8 @@ class Trainer:
         grad_clip: float | None = 1.0,
         weight_decay: float = 0.0,
         warmup_steps: int = 0,
+        decay: str = "constant",
+        decay_steps: int | None = None,
         amp: str | None = "auto",
         device: Any = None,
         ckpt_dir: str | os.PathLike | None = None,
@@ -547,6 +556,10 @@ class Trainer:
         )
         self.weight_decay = check_number(weight_decay, "weight_decay", low=0.0)
         self.warmup_steps = check_int(warmup_steps, "warmup_steps", min_value=0)
+        self.decay = check_choice(decay, "decay", ("constant", "cosine"))
+        self.decay_steps = (
+            None if decay_steps is None else check_int(decay_steps, "decay_steps", min_value=1)
+        )
         self.seed = check_int(seed, "seed", min_value=0, max_value=2**32 - 1)
         if not isinstance(progress, bool):
             raise TypeError(f"progress: expected True or False, got {describe(progress)}.")
@@ -650,13 +663,18 @@ class Trainer:
         return torch.float16
 
     def lr_at(self, step: int) -> float:
-        """Learning rate used at step ``step`` (0-based): linear warm-up, then constant.
+        """Learning rate used at step ``step`` (0-based): linear warm-up, then ``decay``.
 
         Introduced in: book/00_intro/how_this_book_works.md
         """
         if self.warmup_steps and step < self.warmup_steps:
             return self.lr * (step + 1) / self.warmup_steps
-        return self.lr
+        if self.decay == "constant":
+            return self.lr
+        end = self.max_steps if self.decay_steps is None else self.decay_steps
+        span = max(1, end - self.warmup_steps)
+        done = min(1.0, max(0.0, (step - self.warmup_steps) / span))
+        return self.lr * 0.5 * (1.0 + math.cos(math.pi * done))
 
     def ema_decay_at(self, n: int) -> float:
         """EMA decay used at the ``n``-th EMA update (0-based); ``ema_decay`` without warm-up.
@@ -685,6 +703,8 @@ class Trainer:
             "grad_clip": self.grad_clip,
             "weight_decay": self.weight_decay,
             "warmup_steps": self.warmup_steps,
+            "decay": self.decay,
+            "decay_steps": self.decay_steps,
             "seed": self.seed,
             "amp": None if self.amp_dtype is None else str(self.amp_dtype).replace("torch.", ""),
             "accumulate": self.accumulate,
