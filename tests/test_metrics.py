@@ -143,13 +143,35 @@ def test_spectral_convergence_and_lsd_against_librosa():
         a = np.abs(librosa.stft(x[i, 0], n_fft=1024, hop_length=256, pad_mode="reflect"))
         b = np.abs(librosa.stft(y[i, 0], n_fft=1024, hop_length=256, pad_mode="reflect"))
         assert sc[i] == pytest.approx(np.linalg.norm(a - b) / np.linalg.norm(a), rel=1e-4)
-        d = 10 * np.log10((a**2 + 1e-10) / (b**2 + 1e-10))
+        f = 1e-10 + (a**2).max() * 10 ** (-80 / 10)  # the floor: 80 dB below the loudest bin
+        d = 10 * np.log10((a**2 + f) / (b**2 + f))
         assert lsd[i] == pytest.approx(np.mean(np.sqrt(np.mean(d**2, axis=0))), rel=1e-4)
+        d = 10 * np.log10((a**2 + 1e-10) / (b**2 + 1e-10))  # floor_db=None: eps alone
+        plain = M.log_spectral_distance(x[i], y[i], floor_db=None)
+        assert plain == pytest.approx(np.mean(np.sqrt(np.mean(d**2, axis=0))), rel=1e-4)
     assert M.spectral_convergence(x[0], x[0]) == 0.0
     assert M.spectral_convergence(x[0], 0.5 * x[0]) == pytest.approx(0.5, rel=1e-6)
     assert M.log_spectral_distance(x[0], x[0] * 10 ** (-6 / 20)) == pytest.approx(6.0, rel=1e-3)
     with pytest.raises(ValueError, match="x_est"):
         M.spectral_convergence(x[0], x[0][..., :3000])
+    with pytest.raises(ValueError, match="floor_db"):
+        M.log_spectral_distance(x[0], x[0], floor_db=6.0)
+
+
+def test_lsd_floor_keeps_inaudible_bins_from_dominating():
+    """A hit with a digitally silent tail, and the same hit with noise 100 dB below its peak
+    in that tail (inaudible): without a relative floor the tail's bins are 'errors' of tens of
+    dB and dominate the average; with the floor (80 dB below the loudest bin) they count as equal,
+    while an audible fault (the same noise 40 dB below the peak) still counts."""
+    rng = np.random.default_rng(1)
+    t = np.arange(8192) / 16000
+    hit = np.sin(2 * np.pi * 200 * t) * np.exp(-t / 0.05)
+    hit[4096:] = 0.0
+    noise = rng.standard_normal(8192) * (t >= 4096 / 16000)
+    faint, loud = hit + 1e-5 * noise, hit + 1e-2 * noise  # -100 dB and -40 dB under the peak
+    assert M.log_spectral_distance(hit, faint, floor_db=None) > 8.0
+    assert M.log_spectral_distance(hit, faint) < 0.1
+    assert M.log_spectral_distance(hit, loud) > 10.0
 
 
 # -- class and memorisation checks -----------------------------------------------------------

@@ -576,25 +576,43 @@ def spectral_convergence(
 
 
 def log_spectral_distance(
-    x_ref: Any, x_est: Any, *, n_fft: int = 1024, hop_length: int = 256, eps: float = 1e-10
+    x_ref: Any,
+    x_est: Any,
+    *,
+    n_fft: int = 1024,
+    hop_length: int = 256,
+    floor_db: float | None = -80.0,
+    eps: float = 1e-10,
 ) -> float | np.ndarray:
     """Log-spectral distance in dB: per frame, the RMS over frequency of
-    ``10 log10((|S_ref|² + eps) / (|S_est|² + eps))``, averaged over frames (and channels).
+    ``10 log10((|S_ref|² + f) / (|S_est|² + f))``, averaged over frames (and channels).
 
-    0 dB is perfect; a uniform gain error of g dB gives g dB. ``eps`` keeps silent bins from
-    dominating. STFT and shapes as in :func:`spectral_convergence`.
+    0 dB is perfect; a uniform gain error of g dB gives g dB in every bin well above the floor.
+    The floor ``f`` is ``floor_db`` dB below the reference clip's loudest bin (one floor per
+    clip, the same for both spectra, plus ``eps`` so that digital silence stays finite): a bin
+    far below it counts as equal in both, so the near-silent bins (a decayed tail, the top of a
+    band-limited recording) do not dominate the average, as they would with an absolute floor
+    (a bin at -150 dB against one at -110 dB is a 40 dB "error" nobody hears). ``floor_db=None``
+    uses ``eps`` alone (every bin, however quiet, counts). STFT and shapes as in
+    :func:`spectral_convergence`.
 
     Introduced in: book/appendix/A_01_metrics.ipynb
     """
     n_fft = check_int(n_fft, "n_fft", min_value=2)
     hop_length = check_int(hop_length, "hop_length", min_value=1)
+    if floor_db is not None:
+        floor_db = check_number(floor_db, "floor_db", high=0.0, high_open=True)
     eps = check_number(eps, "eps", low=0.0, low_open=True)
     import torch
 
     chunks, batched = _paired_spectra(x_ref, x_est, n_fft, hop_length)
     parts = []
     for p_ref, p_est in chunks:
-        d = 10.0 * torch.log10((p_ref + eps) / (p_est + eps))  # (b, C, F, N)
+        f = torch.full_like(p_ref[:, :1, :1, :1], eps)  # (b, 1, 1, 1): one floor per clip
+        if floor_db is not None:
+            loudest = p_ref.amax(dim=(1, 2, 3), keepdim=True)
+            f = f + loudest * 10.0 ** (floor_db / 10.0)
+        d = 10.0 * torch.log10((p_ref + f) / (p_est + f))  # (b, C, F, N)
         parts.append(d.square().mean(dim=2).sqrt().mean(dim=(1, 2)))  # frame RMS, averaged
     out = torch.cat(parts).numpy()
     return out if batched else float(out[0])
