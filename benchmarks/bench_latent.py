@@ -51,7 +51,7 @@ def _step_costs(tl: Any, model: Any, batch: Any, loss: Any) -> dict[str, float]:
     for _ in range(5):
         step(model, batch)
     seconds = (time.perf_counter() - start) / 5
-    peak = tl.training.peak_step_memory(model, batch, lambda m, _: step(m, batch))
+    peak = tl.memory.peak_step_memory(model, batch, lambda m, _: step(m, batch))
     model.eval()
     return {"train_s_per_step": seconds, "peak_mib": peak["bytes"] / 2**20,
             "parameters": sum(p.numel() for p in model.parameters())}  # fmt: skip

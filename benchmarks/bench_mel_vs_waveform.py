@@ -4,7 +4,7 @@ Measures both reference models the same way, on this machine's CPU:
 
 - ``parameters``; ``train_s_per_step``: mean time of a training step (forward, backward,
   AdamW) at each recipe's batch, after two warm-up steps; ``peak_mib``: the peak memory of
-  one such step (``tl.training.peak_step_memory``: the process's RSS growth on a CPU);
+  one such step (``tl.memory.peak_step_memory``: the process's RSS growth on a CPU);
 - ``sample_s_per_clip``: time to generate 16 clips with each family's default sampler,
   divided by 16 (the mel route includes the 8-bit rounding and Griffin-Lim);
 - ``fd``/``kid``: the Fréchet and kernel distances of ``n`` clips against real test clips, with
@@ -67,7 +67,7 @@ def _costs(tl: Any, model: Any, batch: Any, loss: Any) -> dict[str, Any]:
     model.train()
     seconds = _time_steps(model, step, batch)
     x = batch["audio"] if isinstance(batch, dict) else batch
-    peak = tl.training.peak_step_memory(model, x, lambda m, _: step(m, batch))
+    peak = tl.memory.peak_step_memory(model, x, lambda m, _: step(m, batch))
     model.eval()
     return {"train_s_per_step": seconds, "peak_mib": peak["bytes"] / 2**20,
             "parameters": sum(p.numel() for p in model.parameters())}  # fmt: skip

@@ -25,7 +25,7 @@ import json, statistics, sys, time, torch
 import tutorial_lib.families.drums_unet as dm
 from tutorial_lib import vdiffusion
 from tutorial_lib.models.unet1d import UNet1d
-from tutorial_lib.training import peak_step_memory
+from tutorial_lib.memory import peak_step_memory
 a = json.loads(sys.argv[1])
 torch.manual_seed(0)
 dev = torch.device(a["device"])

@@ -60,7 +60,7 @@ def main() -> None:
 
         trainer._train_step = step_then_maybe_die
     trainer.fit(resume=args.resume, overwrite=not args.resume)
-    rank, world = tl.training.distributed()
+    rank, world = tl.distributed.rank_and_world()
     tl.checkpoints.save(args.out / f"rank{rank}.safetensors", trainer.model)
     tl.checkpoints.save(args.out / f"ema{rank}.safetensors", trainer.ema_model)
     (args.out / f"world{rank}.txt").write_text(f"{world} {sorted(set(seen))}")

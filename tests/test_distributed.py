@@ -1,4 +1,4 @@
-"""Training on many processes: the Trainer under ``torchrun`` (gloo on the CPU).
+"""Tests for tutorial_lib.distributed, and the Trainer under ``torchrun`` (gloo on the CPU).
 
 Two processes must hold identical weights after training, match one process on the same
 global batch, and resume a killed run to the weights of an uninterrupted one; every
@@ -49,12 +49,26 @@ def weights(path: Path) -> dict[str, torch.Tensor]:
 
 
 def test_a_single_process_is_rank_0_of_1():
-    assert tl.training.distributed() == (0, 1)
-    assert tl.training._shard({"x": torch.arange(4)}, 0, 1)["x"].tolist() == [0, 1, 2, 3]
-    parts = [tl.training._shard({"x": torch.arange(8), "s": "keep"}, r, 2) for r in (0, 1)]
+    assert tl.distributed.rank_and_world() == (0, 1)
+    assert tl.distributed.init_distributed() == (0, 1)  # no torchrun: nothing to join
+    tl.distributed.barrier()  # no process group: returns at once
+    assert tl.distributed.shard({"x": torch.arange(4)}, 0, 1)["x"].tolist() == [0, 1, 2, 3]
+
+
+def test_shard_splits_every_tensor_of_a_batch():
+    parts = [tl.distributed.shard({"x": torch.arange(8), "s": "keep"}, r, 2) for r in (0, 1)]
     assert parts[1]["x"].tolist() == [4, 5, 6, 7] and parts[1]["s"] == "keep"
+    x, y = torch.arange(12).reshape(6, 2), torch.arange(6)
+    got = [tl.distributed.shard((x, [y]), r, 3) for r in range(3)]
+    assert torch.equal(torch.cat([g[0] for g in got]), x)  # the shares, in order, are the batch
+    assert torch.equal(torch.cat([g[1][0] for g in got]), y)
+    assert all(torch.equal(g[0], c) for g, c in zip(got, torch.chunk(x, 3), strict=True))
     with pytest.raises(ValueError, match="multiple of the number of processes"):
-        tl.training._shard(torch.arange(5), 0, 2)
+        tl.distributed.shard(torch.arange(5), 0, 2)
+    with pytest.raises(ValueError, match="rank: expected an integer <= 1"):
+        tl.distributed.shard(torch.arange(4), 2, 2)
+    with pytest.raises(ValueError, match="world: expected an integer >= 1"):
+        tl.distributed.shard(torch.arange(4), 0, 0)
 
 
 def test_two_processes_agree_with_each_other_and_with_one(tmp_path):

@@ -8,7 +8,9 @@ import is still a dependency). Layers, from the bottom:
 1. sound and pictures: ``audio``, ``plotting``, ``widgets``, ``mel``
 2. networks and data: ``models.*``, ``data.*``, ``tokens`` (notes as tokens)
 3. diffusion math, training and checkpoints: ``schedules``, ``objectives``, ``samplers``,
-   ``vdiffusion``, ``metrics``, ``checkpoints``, ``training``, ``codecs``, ``diagnostics``
+   ``vdiffusion``, ``metrics``, ``checkpoints``, ``training``, ``distributed`` (the
+   trainer's torchrun helpers), ``memory`` (a training step's peak memory), ``codecs``,
+   ``diagnostics``
 4. trained model families: ``families.*``
 5. ``registry`` (finds the families), ``render`` (MIDI files through a family)
 6. entry points: ``cli``, ``__main__``, the package itself
@@ -34,7 +36,8 @@ LAYERS: dict[str, int] = {
     "audio": 1, "plotting": 1, "widgets": 1, "mel": 1,
     "models": 2, "data": 2, "tokens": 2,
     "schedules": 3, "objectives": 3, "samplers": 3, "vdiffusion": 3, "metrics": 3,
-    "checkpoints": 3, "training": 3, "codecs": 3, "diagnostics": 3,
+    "checkpoints": 3, "training": 3, "distributed": 3, "memory": 3, "codecs": 3,
+    "diagnostics": 3,
     "families": 4,
     "registry": 5, "render": 5,
     "cli": 6, "__main__": 6, "": 6,

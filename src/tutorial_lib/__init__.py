@@ -9,9 +9,9 @@ Use it with one alias, so a reader always sees where a name lives::
 
 Topic modules (imported on first use, so ``import tutorial_lib`` does no work):
 ``audio``, ``plotting``, ``widgets``, ``schedules``, ``objectives``, ``samplers``,
-``vdiffusion``, ``models``, ``families``, ``training``, ``checkpoints``, ``registry``,
-``data``, ``mel``, ``codecs``, ``metrics``, ``tokens``, ``diagnostics``, ``exercises``,
-``claims``, ``render``, ``cli``.
+``vdiffusion``, ``models``, ``families``, ``training``, ``distributed``, ``memory``,
+``checkpoints``, ``registry``, ``data``, ``mel``, ``codecs``, ``metrics``, ``tokens``,
+``diagnostics``, ``exercises``, ``claims``, ``render``, ``cli``.
 """
 
 from __future__ import annotations
@@ -44,9 +44,11 @@ _SUBMODULES = (
     "config",
     "data",
     "diagnostics",
+    "distributed",
     "exercises",
     "families",
     "mel",
+    "memory",
     "metrics",
     "models",
     "objectives",

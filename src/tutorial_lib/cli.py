@@ -337,9 +337,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / args.recipe
     device = _device(args, mode)
     path = registry.run_recipe(args.recipe, mode, out, resume=args.resume, device=device)
-    from .training import distributed
+    from .distributed import rank_and_world
 
-    rank, world = distributed()
+    rank, world = rank_and_world()
     if rank == 0:
         where = f" on {world} processes" if world > 1 else ""
         print(f"Trained {args.recipe!r} in {mode!r} mode{where}; checkpoint: {path}")

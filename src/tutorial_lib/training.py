@@ -22,7 +22,8 @@ handles the rest, the same way everywhere:
   the trainer joins the process group (NCCL on GPUs, gloo on CPUs), wraps the model in
   ``DistributedDataParallel``, gives each process its share of every batch, and logs and
   writes files on rank 0 only. The batch a ``batches`` function returns is the *global*
-  batch; with N processes each computes the gradient of 1/N of it and DDP averages them.
+  batch; with N processes each computes the gradient of 1/N of it and DDP averages them
+  (the process-group helpers are in :mod:`tutorial_lib.distributed`).
 
 How exact resume works: each step ``k`` starts by seeding Python's ``random``, NumPy and torch
 from ``(seed, k)``. Everything random in a step (the batch, the noise, the diffusion time,
@@ -62,19 +63,15 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from . import checkpoints
+from . import checkpoints, distributed
 from ._validate import check_choice, check_int, check_number, describe
 
 __all__ = [
     "History",
     "Trainer",
-    "distributed",
-    "init_distributed",
     "latest_checkpoint",
     "random_batches",
     "RandomBatches",
-    "measure_step_memory",
-    "peak_step_memory",
 ]
 
 _FORMAT = "tutorial_lib.trainer/1"
@@ -338,90 +335,6 @@ def _check_loss(loss: Any, step: int, *, read: bool = True) -> Any:
 
 
 # --------------------------------------------------------------------------------------------
-# Many processes (torchrun)
-# --------------------------------------------------------------------------------------------
-
-
-def distributed() -> tuple[int, int]:
-    """``(rank, world_size)`` of this process: ``(0, 1)`` unless a process group is running.
-
-    Introduced in: book/00_intro/how_this_book_works.md
-    """
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
-def init_distributed() -> tuple[int, int]:
-    """Join the process group when launched by ``torchrun`` (``WORLD_SIZE`` > 1 in the
-    environment); ``(rank, world_size)``. NCCL when CUDA GPUs are there, gloo otherwise.
-    A single process (no ``torchrun``) gets ``(0, 1)`` and nothing changes.
-
-    Introduced in: book/00_intro/how_this_book_works.md
-    """
-    import torch
-    import torch.distributed as dist
-
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and dist.is_available() and not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        if backend == "nccl":
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group(backend=backend)
-    return distributed()
-
-
-def _barrier() -> None:
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-
-
-def _shard(batch: Any, rank: int, world: int, what: str = "batch") -> Any:
-    """This rank's contiguous share of a batch (tensors split along dim 0; dicts and
-    sequences recursively; anything else passed unchanged)."""
-    import torch
-
-    if world == 1:
-        return batch
-    if torch.is_tensor(batch):
-        n = batch.shape[0] if batch.ndim else 0
-        if n == 0 or n % world:
-            raise ValueError(
-                f"{what}: {n} items cannot be split evenly over {world} processes. Fix: a batch "
-                f"size that is a multiple of the number of processes (torchrun --nproc_per_node)."
-            )
-        k = n // world
-        return batch[rank * k : (rank + 1) * k]
-    if isinstance(batch, Mapping):
-        return {key: _shard(v, rank, world, what) for key, v in batch.items()}
-    if isinstance(batch, tuple) and hasattr(batch, "_fields"):
-        return type(batch)(*(_shard(v, rank, world, what) for v in batch))
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_shard(v, rank, world, what) for v in batch)
-    return batch
-
-
-def _wrap_ddp(model: Any, device: Any) -> Any:
-    """``DistributedDataParallel`` around ``model`` that still answers the model's own
-    attributes (``net.has_context``), so loss functions work unchanged."""
-    from torch.nn.parallel import DistributedDataParallel
-
-    class _DDP(DistributedDataParallel):
-        def __getattr__(self, name: str) -> Any:
-            try:
-                return super().__getattr__(name)
-            except AttributeError:
-                return getattr(self.module, name)
-
-    ids = [device.index if device.index is not None else 0] if device.type == "cuda" else None
-    return _DDP(model, device_ids=ids, find_unused_parameters=True)
-
-
-# --------------------------------------------------------------------------------------------
 # Trainer
 # --------------------------------------------------------------------------------------------
 
@@ -480,9 +393,9 @@ class Trainer:
     non-finite loss then stops the run at most ``log_every`` steps later, naming its step).
 
     Launched by ``torchrun --nproc_per_node=N``, the trainer joins the process group
-    (:func:`init_distributed`), trains a ``DistributedDataParallel`` copy of the model on
-    its share of each batch, averages the logged loss over the processes and writes
-    checkpoints and exports from rank 0 only. The global batch must divide by ``N *
+    (:func:`tutorial_lib.distributed.init_distributed`), trains a ``DistributedDataParallel``
+    copy of the model on its share of each batch, averages the logged loss over the processes
+    and writes checkpoints and exports from rank 0 only. The global batch must divide by ``N *
     accumulate``. Every process holds the same weights after every step.
 
     Attributes:
@@ -572,7 +485,7 @@ class Trainer:
                 f"workers: {workers} worker processes make batches of a function step -> batch; "
                 f"got {describe(batches)}. Fix: workers=0, or pass batches as a function."
             )
-        self.rank, self.world_size = init_distributed()
+        self.rank, self.world_size = distributed.init_distributed()
         self.ckpt_dir = None if ckpt_dir is None else checkpoints._as_path(ckpt_dir, "ckpt_dir")
         self.ckpt_every = (
             None if ckpt_every is None else check_int(ckpt_every, "ckpt_every", min_value=1)
@@ -622,7 +535,9 @@ class Trainer:
         if isinstance(batches, RandomBatches):  # the training clips move to the device once
             batches = batches.to(self.device)
         # what the loss sees: the model itself, or its DistributedDataParallel wrapper
-        self.net = _wrap_ddp(self.model, self.device) if self.world_size > 1 else self.model
+        self.net = (
+            distributed.wrap_ddp(self.model, self.device) if self.world_size > 1 else self.model
+        )
         fused = {"fused": True} if self.device.type == "cuda" else {}  # one kernel per step
         self.optimizer = torch.optim.AdamW(
             self._params, lr=self.lr, weight_decay=self.weight_decay, **fused
@@ -753,11 +668,11 @@ class Trainer:
         elif self.ckpt_dir is not None and self.step == 0:
             found = _checkpoint_files(self.ckpt_dir)
             if found and overwrite:
-                _barrier()  # every process has looked before rank 0 deletes
+                distributed.barrier()  # every process has looked before rank 0 deletes
                 if self.rank == 0:
                     for _, p in found:
                         p.unlink(missing_ok=True)
-                _barrier()
+                distributed.barrier()
             elif found:
                 raise FileExistsError(
                     f"ckpt_dir: {str(self.ckpt_dir)!r} already holds checkpoints of an earlier run "
@@ -847,7 +762,7 @@ class Trainer:
             batch = next(self._ahead)  # made by a worker after the same seeding
         else:
             batch = self._source.next(k, lambda: _seed_all(_step_seed(self.seed, k)))
-        batch = _to_device(_shard(batch, self.rank, self.world_size), self.device)
+        batch = _to_device(distributed.shard(batch, self.rank, self.world_size), self.device)
         if self.world_size > 1:  # each process draws its own noise and times for its share
             _seed_all(_step_seed(self.seed, k) ^ (0x9E3779B9 * (self.rank + 1) & 0xFFFFFFFF))
         lr = self.lr_at(k)
@@ -855,7 +770,7 @@ class Trainer:
             group["lr"] = lr
         self.optimizer.zero_grad(set_to_none=True)
         parts = [
-            _shard(batch, i, self.accumulate, "batch (gradient accumulation)")
+            distributed.shard(batch, i, self.accumulate, "batch (gradient accumulation)")
             for i in range(self.accumulate)
         ]  # one part, the batch itself, without accumulation
         check_now = self.device.type == "cpu"  # on a CPU a read-back costs nothing
@@ -943,7 +858,7 @@ class Trainer:
                 raise ValueError("path: no path given and ckpt_dir is None. Fix: pass a path.")
             path = self.ckpt_dir / f"step_{self.step:08d}.safetensors"
         if self.rank != 0:  # one writer; the others wait until the file is complete
-            _barrier()
+            distributed.barrier()
             return Path(path)
         tensors: dict[str, Any] = {f"model.{k}": v for k, v in self.model.state_dict().items()}
         if self.ema_model is not None:
@@ -973,7 +888,7 @@ class Trainer:
             for _, old in _checkpoint_files(self.ckpt_dir)[: -self.keep]:
                 old.unlink(missing_ok=True)
         if self.world_size > 1:
-            _barrier()
+            distributed.barrier()
         return path
 
     def load_checkpoint(self, path: str | os.PathLike) -> None:
@@ -1088,11 +1003,11 @@ class Trainer:
         }
         source = self.ema_model if ema else self.model
         if self.rank != 0:  # rank 0 writes; the others wait for it
-            _barrier()
+            distributed.barrier()
             return Path(path)
         out = checkpoints.save(path, source, config=self.config, metadata=meta, dtype=dtype)
         if self.world_size > 1:
-            _barrier()
+            distributed.barrier()
         return out
 
 
@@ -1174,172 +1089,3 @@ class _StepBatches:
     def __getitem__(self, step: int) -> Any:
         _seed_all(_step_seed(self.seed, step))
         return self.fn(step)
-
-
-# --------------------------------------------------------------------------------------------
-# Memory of one training step
-# --------------------------------------------------------------------------------------------
-
-
-def peak_step_memory(
-    model: Any,
-    x0: Any,
-    step_fn: Any = None,
-    *,
-    poll_s: float = 0.0005,
-) -> dict[str, Any]:
-    """Peak memory of one training step (forward, backward, optimiser step), measured.
-
-    On a CUDA device: ``torch.cuda.max_memory_allocated`` minus the memory allocated before
-    the step (weights, gradients and optimiser state already there are not counted twice).
-    On a CPU: the process's resident memory (RSS, via ``psutil``) is polled from a
-    background thread every ``poll_s`` seconds during the step; the result is the peak minus
-    the RSS before the step. The CPU figure is approximate (the allocator may keep freed
-    memory, other threads allocate too): run it in a fresh process for clean numbers.
-
-    Args:
-        model: the network (on the device to measure).
-        x0: a batch ``(B, C, T)`` of clean audio on the same device.
-        step_fn: ``step_fn(model, x0)`` running one full training step (default: the
-            v-diffusion loss, backward, and an AdamW step on a fresh optimiser).
-
-    Returns:
-        ``{"bytes": peak increase, "method": "cuda" | "cpu-rss", "seconds": step time}``.
-
-    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
-    """
-    import gc
-    import threading
-    import time
-
-    import torch
-
-    from . import vdiffusion
-
-    if step_fn is None:
-        opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-
-        def step_fn(m: Any, x: Any) -> None:
-            labels = None if m.classes is None else torch.zeros(x.shape[0], dtype=torch.long)
-            loss = vdiffusion.loss(m, x, class_labels=labels)
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-
-    model.train()
-    gc.collect()
-    if x0.device.type == "cuda":
-        torch.cuda.synchronize(x0.device)
-        torch.cuda.reset_peak_memory_stats(x0.device)
-        before = torch.cuda.memory_allocated(x0.device)
-        start = time.perf_counter()
-        step_fn(model, x0)
-        torch.cuda.synchronize(x0.device)
-        seconds = time.perf_counter() - start
-        peak = torch.cuda.max_memory_allocated(x0.device) - before
-        return {"bytes": int(peak), "method": "cuda", "seconds": seconds}
-    import psutil
-
-    proc = psutil.Process()
-    before = proc.memory_info().rss
-    peak = [before]
-    done = threading.Event()
-
-    def poll() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], proc.memory_info().rss)
-            time.sleep(poll_s)
-
-    thread = threading.Thread(target=poll, daemon=True)
-    thread.start()
-    start = time.perf_counter()
-    try:
-        step_fn(model, x0)
-    finally:
-        seconds = time.perf_counter() - start
-        done.set()
-        thread.join()
-    peak[0] = max(peak[0], proc.memory_info().rss)
-    return {"bytes": int(peak[0] - before), "method": "cpu-rss", "seconds": seconds}
-
-
-_MEASURE_CODE = """
-import json, sys, torch
-from tutorial_lib import vdiffusion
-from tutorial_lib.models.unet1d import UNet1d
-from tutorial_lib.training import peak_step_memory
-a = json.loads(sys.argv[1])
-torch.manual_seed(0)
-torch.set_num_threads(a["threads"])
-dev = torch.device(a["device"])
-model = UNet1d(**a["config"]).to(dev)
-model.gradient_checkpointing = a["checkpointing"]
-x = 0.1 * torch.randn(a["batch"], model.config["in_channels"], a["length"], device=dev)
-opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-amp = a["mixed_precision"]
-def step(m, x):
-    labels = None if m.classes is None else torch.zeros(x.shape[0], dtype=torch.long, device=dev)
-    with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
-        loss = vdiffusion.loss(m, x, class_labels=labels)
-    loss.backward()
-    opt.step()
-    opt.zero_grad(set_to_none=True)
-r = peak_step_memory(model, x, step)
-r["parameters"] = sum(p.numel() for p in model.parameters())
-print("RESULT" + json.dumps(r))
-"""
-
-
-def measure_step_memory(
-    config: dict[str, Any],
-    length: int,
-    *,
-    batch: int = 1,
-    gradient_checkpointing: bool = False,
-    mixed_precision: bool = False,
-    device: str = "cpu",
-    threads: int = 2,
-    timeout: float = 600.0,
-) -> dict[str, Any]:
-    """Peak memory of the first training step of ``UNet1d(**config)``, in a fresh process.
-
-    A fresh Python process builds the model, makes a batch ``(batch, C, length)`` and runs
-    :func:`peak_step_memory` once (loss, backward, AdamW step), so that memory cached by
-    earlier work in this process cannot hide or inflate the number.
-
-    Args:
-        config: a ``UNet1d`` config (``model.config``).
-        length: samples T per clip.
-        batch: clips per step.
-        gradient_checkpointing: recompute activations in the backward pass.
-        mixed_precision: run the forward pass under ``torch.autocast`` in bfloat16.
-        device: ``"cpu"`` or ``"cuda"``.
-        threads: torch CPU threads in the child process.
-        timeout: seconds before giving up.
-
-    Returns:
-        ``{"bytes", "method", "seconds", "parameters"}`` (see :func:`peak_step_memory`).
-
-    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
-    """
-    import json
-    import subprocess
-    import sys
-
-    from .models.unet1d import UNet1d
-
-    UNet1d(**config)  # validate here, with a clear error, before starting a process
-    args = dict(config=config, length=check_int(length, "length", min_value=1),
-                batch=check_int(batch, "batch", min_value=1), checkpointing=bool(gradient_checkpointing),
-                mixed_precision=bool(mixed_precision), device=str(device),
-                threads=check_int(threads, "threads", min_value=1))  # fmt: skip
-    out = subprocess.run(
-        [sys.executable, "-c", _MEASURE_CODE, json.dumps(args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    for line in out.stdout.splitlines():
-        if line.startswith("RESULT"):
-            return json.loads(line[len("RESULT") :])
-    raise RuntimeError(f"measure_step_memory: the child process failed:\n{out.stderr[-2000:]}")
