@@ -138,8 +138,8 @@ def train_settings(mode: str) -> dict[str, Any]:
         "full": dict(steps=40000, batch=64, n_train=8000, lr=2e-4),
     }
     s = table[mode]
-    s.update(ema_decay=0.999, warmup_steps=min(200, s["steps"] // 10), seed=0,
-             ckpt_every=500, prediction=PREDICTION)  # fmt: skip
+    s.update(ema_decay=0.999, warmup_steps=min(200, s["steps"] // 10), decay="constant",
+             seed=0, ckpt_every=500, prediction=PREDICTION)  # fmt: skip
     return s
 
 
@@ -205,7 +205,7 @@ def _trainer(settings: dict[str, Any], ckpt_dir: Path | None, device: Any = None
         _seeded_build(settings["seed"]), loss_fn,
         training.random_batches(images(dataset(settings["n_train"])), settings["batch"]),
         max_steps=settings["steps"], lr=settings["lr"], ema_decay=settings["ema_decay"],
-        warmup_steps=settings["warmup_steps"], ckpt_dir=ckpt_dir,
+        warmup_steps=settings["warmup_steps"], decay=settings["decay"], ckpt_dir=ckpt_dir,
         ckpt_every=settings["ckpt_every"] if ckpt_dir is not None else None, keep=2,
         config=CONFIG, seed=settings["seed"], progress=True, device=device,
     )  # fmt: skip
