@@ -343,7 +343,8 @@ def test_load_or_train_trains_when_file_missing(tmp_path, capsys):
     wdir, ref = make_registry(tmp_path, make_net(), {"width": 8})
     ref.path.unlink()
     calls = []
-    ck.load_or_train("tiny", make_net(), calls.append, config={"width": 8}, weights_dir=wdir)
+    with pytest.warns(ck.ReferenceMissingWarning, match="not the reference.*Fix: restore"):
+        ck.load_or_train("tiny", make_net(), calls.append, config={"width": 8}, weights_dir=wdir)
     assert len(calls) == 1
     assert "missing" in capsys.readouterr().out
 

@@ -34,6 +34,7 @@ import json
 import os
 import re
 import shutil
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ from ._validate import check_choice, check_int, describe
 __all__ = [
     "MAX_WEIGHTS_BYTES",
     "ReferenceCheckpoint",
+    "ReferenceMissingWarning",
     "add_reference",
     "atomic_write",
     "compare_state",
@@ -462,6 +464,13 @@ def weights_size(folder: str | os.PathLike | None = None) -> int:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
 
 
+class ReferenceMissingWarning(UserWarning):
+    """A registered reference checkpoint's file is missing and ``load_or_train`` trains instead.
+
+    Introduced in: book/00_intro/how_this_book_works.md
+    """
+
+
 @dataclasses.dataclass(frozen=True)
 class ReferenceCheckpoint:
     """One entry of ``weights/registry.json``: a checkpoint trained by a recipe.
@@ -634,7 +643,9 @@ def load_or_train(
        current run mode, ``tl.mode()``), print that it trained, return ``model``.
     2. ``config`` differs from the entry's config: ``ValueError`` listing the differing keys
        (the notebook and the registry disagree about the model; one of them is stale).
-    3. The file is missing: train as in 1 (printing why).
+    3. The file is missing: train as in 1, with a :class:`ReferenceMissingWarning` that says
+       what it costs: the model is a short run of the current mode, not the reference, so
+       the registry's numbers a chapter quotes do not describe it.
     4. The file's SHA-256 differs from the entry's: ``ValueError`` (a corrupt or stale file).
     5. Otherwise: load the weights (checking names and shapes), print what was loaded with its
        training steps and metrics, return ``model``.
@@ -690,6 +701,16 @@ def load_or_train(
             f"{ref.recipe!r} and update the registry (tl.checkpoints.add_reference)."
         )
     if not ref.path.is_file():
+        warnings.warn(
+            f"The reference checkpoint {name!r} is registered but its file {str(ref.path)!r} "
+            f"is missing, so the model is trained now in {mode()!r} mode instead: it is not "
+            f"the reference, and the numbers the registry (and a chapter) quote for {name!r} "
+            f"do not describe it. Fix: restore the file (`git checkout -- {ref.file}` in "
+            f"src/tutorial_lib/weights of a clone, or reinstall the package), or retrain it "
+            f"with `tutorial-lib train {ref.recipe}`.",
+            ReferenceMissingWarning,
+            stacklevel=2,
+        )
         return train(f"its file {str(ref.path)!r} is missing")
     actual = sha256(ref.path)
     if actual != ref.sha256:
