@@ -2,7 +2,7 @@
 
 For the checkpoints the ``midi-synth`` recipe wrote (``midi-synth``, ``midi-synth-nocontext``),
 on ``n`` held-out MIDI clips (3.84 s, three segments) rendered by the SoundFont, this script
-measures with ``tl.families.midi_synth.scores`` (mel L1, retrieval, onset F1, pitch-class
+measures with ``tl.families.midi_synth.scores`` (``tl.note_metrics`` on the family's frames: mel L1, retrieval, onset F1, pitch-class
 accuracy, error just after segment boundaries):
 
 - ``ceiling``: the real features scored against themselves (the trackers' own accuracy), and
@@ -70,7 +70,7 @@ def measure(
     out: dict[str, Any] = {"threads": torch.get_num_threads(), "n_clips": n,
                            "parameters": net.num_parameters(),
                            "parameters_no_context": nets["midi-synth-nocontext"].num_parameters(),
-                           "segment_s": fam.FRAMES * 320 / fam.SR, "sampling": dict(fam.SAMPLING),
+                           "segment_s": fam.FRAMES * fam.HOP / fam.SR, "sampling": dict(fam.SAMPLING),
                            "prediction": fam.PREDICTION}  # fmt: skip
 
     def run(label: str, **kw: Any) -> dict[str, float]:
@@ -84,7 +84,7 @@ def measure(
         return s
 
     out["ceiling"] = fam.scores(real, real, notes)
-    out["pitch_chance"] = fam.pitch_chance(notes, real.shape[1])
+    out["pitch_chance"] = tl.note_metrics.pitch_chance(notes, real.shape[1], sr=fam.SR, hop=fam.HOP)
     out["model"] = run("model")
     shuffled = [notes[(i + 1) % n] for i in range(n)]
     out["shuffled"] = run("shuffled", notes=shuffled)
@@ -128,8 +128,10 @@ def measure(
     ])  # fmt: skip
     real_up = fam.features(rendered)
     s = fam.scores(g, real_up, up)
-    s["pitch_accuracy_vs_original_notes"] = fam.pitch_accuracy(g, notes)
-    s["ceiling_pitch_accuracy"] = fam.pitch_accuracy(real_up, up)
+    s["pitch_accuracy_vs_original_notes"] = tl.note_metrics.pitch_accuracy(
+        g, notes, mel=fam.mel_frames()
+    )
+    s["ceiling_pitch_accuracy"] = tl.note_metrics.pitch_accuracy(real_up, up, mel=fam.mel_frames())
     out["transposed"] = s
 
     # costs
@@ -150,7 +152,7 @@ def measure(
     out["train_s_per_step"] = sum(times[2:]) / 5
     toks = fam.segment_batch(notes[:1], [0])
     start = time.perf_counter()
-    fam.sample_segment(net, toks, real[:1, : fam.FRAMES])
+    tl.samplers.sample_segment(net, toks, real[:1, : fam.FRAMES], **fam.SAMPLING)
     out["segment_sample_s"] = time.perf_counter() - start
     start = time.perf_counter()
     fam.to_audio(real[:8])

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 import tutorial_lib as tl
-from tutorial_lib import schedules, training, vdiffusion
+from tutorial_lib import samplers, schedules, training, vdiffusion
 from tutorial_lib.families import drums_mel, drums_small, drums_unet, guitar_latent, midi_synth
 
 META = torch.device("meta")
@@ -132,11 +132,11 @@ def test_samplers_on_meta():
     ctx = -torch.ones(2, midi_synth.FRAMES, net.n_mels)
     for sampler in ("ddim", "ancestral"):
         for guidance in (1.0, 2.0):
-            seg = midi_synth.sample_segment(
+            seg = samplers.sample_segment(
                 net, toks, ctx, steps=2, guidance=guidance, sampler=sampler
             )
             assert seg.device == META
-    assert midi_synth.sample_segment(net, None, None, steps=2, noise=ctx).device == META
+    assert samplers.sample_segment(net, None, None, steps=2, noise=ctx).device == META
 
 
 def test_fitted_latents_sample_on_meta():

@@ -36,6 +36,7 @@ LAYERS: dict[str, int] = {
     "audio": 1, "plotting": 1, "widgets": 1, "mel": 1,
     "models": 2, "data": 2, "tokens": 2,
     "schedules": 3, "objectives": 3, "samplers": 3, "vdiffusion": 3, "metrics": 3,
+    "note_metrics": 3,
     "checkpoints": 3, "training": 3, "distributed": 3, "memory": 3, "codecs": 3,
     "diagnostics": 3,
     "families": 4,

@@ -1,16 +1,16 @@
-"""Tests for tutorial_lib.families.midi_synth: guidance, segment stitching, the note-following
-measures, training and the reference model (the NoteDecoder network is tested in
-test_note_decoder.py, MelFrames in test_mel.py, cosine_log_snr in test_schedules.py)."""
+"""Tests for tutorial_lib.families.midi_synth: the wiring (segment stitching, the batches and
+loss, the scores on the family's frame grid), training and the reference model (the
+NoteDecoder network is tested in test_note_decoder.py, MelFrames in test_mel.py, the segment
+sampler and guidance in test_samplers.py, the loss in test_objectives.py, the note-following
+measures in test_note_metrics.py)."""
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 import tutorial_lib as tl
 from tutorial_lib import checkpoints as ck
-from tutorial_lib import tokens as tk
 from tutorial_lib.families import midi_synth as fam
 from tutorial_lib.models.note_decoder import NoteDecoder
 
@@ -58,49 +58,6 @@ def test_training_batches_carry_the_rolls_of_their_tokens(clips):
     assert "roll" not in fam._Batches(feats, notes, 4, 0.0)(0)
 
 
-def _hand_ddim(net, toks, ctx, noise, w, steps=4, prediction="x0"):
-    """The DDIM loop written out: out = u + w (c - u), w = 1 calls only the conditional;
-    the network predicts x0 (the family's default) or eps."""
-    times = torch.linspace(1, 0, steps + 1)
-    lam = tl.schedules.cosine_log_snr(times).float()
-    a, s = torch.sigmoid(lam).sqrt(), torch.sigmoid(-lam).sqrt()
-    z = noise.clone()
-    with torch.no_grad():
-        for i in range(steps):
-            tt = torch.full((len(z),), float(times[i]))
-            out = net(z, tt, toks, ctx)
-            if w != 1:
-                u = net(z, tt)
-                out = u + w * (out - u)
-            x0 = out if prediction == "x0" else (z - s[i] * out) / a[i]
-            x0 = x0.clamp(-1, 1)
-            z = a[i + 1] * x0 + s[i + 1] * (z - a[i] * x0) / s[i]
-    return z.clamp(-1, 1)
-
-
-def test_guidance_one_is_plain_conditional_and_zero_unconditional(tiny, clips):
-    _, feats, notes = clips
-    toks, ctx = fam.segment_batch(notes[:2], [0, 0]), feats[:2, :64]
-    noise = torch.randn(2, 64, 128)
-    one = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=1.0, noise=noise, sampler="ddim")
-    torch.testing.assert_close(one, _hand_ddim(tiny, toks, ctx, noise, 1.0))
-    three = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=3.0, noise=noise, sampler="ddim")
-    torch.testing.assert_close(three, _hand_ddim(tiny, toks, ctx, noise, 3.0))
-    eps = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=3.0, noise=noise, sampler="ddim",
-                             prediction="eps")  # fmt: skip
-    torch.testing.assert_close(eps, _hand_ddim(tiny, toks, ctx, noise, 3.0, prediction="eps"))
-    assert not torch.allclose(three, one)
-    zero = fam.sample_segment(tiny, toks, ctx, steps=4, guidance=0.0, noise=noise, sampler="ddim")
-    uncond = fam.sample_segment(tiny, None, None, steps=4, noise=noise, sampler="ddim")
-    torch.testing.assert_close(zero, uncond)
-    anc = fam.sample_segment(tiny, toks, ctx, steps=4, sampler="ancestral", noise=noise)
-    assert anc.shape == one.shape and anc.abs().max() <= 1
-    with pytest.raises(ValueError, match="guidance"):
-        fam.sample_segment(tiny, toks, ctx, guidance=-1.0, noise=noise)
-    with pytest.raises(ValueError, match="sampler"):
-        fam.sample_segment(tiny, toks, ctx, sampler="euler", noise=noise)
-
-
 class _Spy(torch.nn.Module):
     """Wraps a NoteDecoder and records the context of every encode call."""
 
@@ -108,6 +65,7 @@ class _Spy(torch.nn.Module):
         super().__init__()
         self.net, self.contexts = net, []
         self.n_mels, self.dim, self.has_context = net.n_mels, net.dim, True
+        self.frames = net.frames
 
     def encode(self, tokens, context, b, device):
         self.contexts.append(context.clone())
@@ -138,47 +96,15 @@ def test_segments_are_stitched_and_each_sees_the_one_before(tiny, clips):
         fam.generate(notes[0], model=spy, steps=2)
 
 
-# ------------------------------------------------------------------------------ measures
-
-
-def test_measures_reach_their_ceiling_on_truth_and_fall_for_shuffled_notes(clips):
+def test_the_family_scores_on_its_frame_grid(clips):
+    """scores = tl.note_metrics.scores with the family's MelFrames and segment length."""
     _, feats, notes = clips
-    assert fam.retrieval_accuracy(feats, feats) == 1.0
-    assert fam.retrieval_accuracy(feats, feats.roll(1, 0)) == 0.0
-    truth = fam.scores(feats, feats, notes)
-    assert truth["mel_l1"] == 0 and truth["retrieval"] == 1
-    shuffled = [notes[(i + 1) % len(notes)] for i in range(len(notes))]
-    # the trackers, validated on the ground truth: far better with the right notes
-    assert truth["onset_f1"] > 0.6 and truth["pitch_accuracy"] > 0.5
-    assert fam.onset_f1(feats, shuffled) < truth["onset_f1"] - 0.2
-    assert fam.pitch_accuracy(feats, shuffled) < truth["pitch_accuracy"] - 0.1
-    # transposed notes against untransposed audio score worse than the right notes
-    up5 = [tk.transpose(n, 5) for n in notes]
-    assert fam.pitch_accuracy(feats, up5) < truth["pitch_accuracy"] - 0.1
-    with pytest.raises(ValueError, match="equal shapes"):
-        fam.retrieval_accuracy(feats, feats[:2])
-
-
-def test_pitch_chance_is_the_score_of_a_random_class(clips):
-    """pitch_chance = the mean share of sounding classes; a tracker that picks a random class
-    per frame scores it on average (checked by simulation on the same notes)."""
-    _, feats, notes = clips
-    frames = feats.shape[1]
-    chance = fam.pitch_chance(notes, frames)
-    assert 0 < chance < 1
-    rng = np.random.default_rng(0)
-    hits = total = 0
-    for n in notes:
-        for classes in fam._pitch_classes(n, frames):
-            if classes:
-                picks = rng.integers(0, 12, size=200)
-                hits += int(np.isin(picks, list(classes)).sum())
-                total += 200
-    assert abs(hits / total - chance) < 0.02
-    # the real frames score far above it (the tracker works), the pitch classes matter
-    assert fam.pitch_accuracy(feats, notes) > chance + 0.2
-    with pytest.raises(ValueError, match="notes"):
-        fam.pitch_chance([], frames)
+    noisy = feats + 0.1 * torch.randn(feats.shape, generator=torch.Generator().manual_seed(0))
+    noisy = noisy.clamp(-1, 1)
+    got = fam.scores(noisy, feats, notes)
+    want = tl.note_metrics.scores(noisy, feats, notes, mel=fam.mel_frames(), segment=fam.FRAMES)
+    assert got == want
+    assert fam.mel_frames().hop_length == fam.HOP and fam.mel_frames().sample_rate == fam.SR
 
 
 def test_training_batches_and_loss(clips):
@@ -197,6 +123,13 @@ def test_training_batches_and_loss(clips):
     )
     loss = fam.loss(net, b)
     assert loss.ndim == 0 and torch.isfinite(loss)
+    # the family's loss is tl.objectives.continuous_loss with the batch as the conditions
+    torch.manual_seed(1)
+    mine = fam.loss(net, b, prediction="eps", norm="l2")
+    torch.manual_seed(1)
+    cond = {"tokens": b["tokens"], "context": b["context"], "drop": b["drop"], "roll": None}
+    lib = tl.objectives.continuous_loss(net, b["x"], prediction="eps", norm="l2", cond=cond)
+    assert torch.equal(mine, lib)
     # the context of a segment starting at frame 0 is silence; at frame 64 the real frames
     torch.testing.assert_close(batches.padded[0, 64:128], feats[0, :64].float())
     assert (batches.padded[:, :64] == -1).all()

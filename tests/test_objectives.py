@@ -152,3 +152,48 @@ def test_bad_input_errors():
         O.rf_loss(lambda xt, t: xt, x, times="normal")
     with pytest.raises(ValueError, match="std: expected a value in"):
         O.sample_rf_times(4, std=0.0)
+
+
+# ------------------------------------------------------------------ continuous time (ch. 6)
+
+
+def test_cosine_alpha_sigma_is_the_log_snr_schedule():
+    t = torch.linspace(0, 1, 11)
+    a, s = O.cosine_alpha_sigma(t)
+    assert a.dtype == s.dtype == torch.float32
+    torch.testing.assert_close(a**2 + s**2, torch.ones(11))
+    lam = schedules.cosine_log_snr(t)
+    torch.testing.assert_close((a**2 / s**2).log().double(), lam, atol=1e-3, rtol=1e-4)
+    with pytest.raises(ValueError, match="t"):
+        O.cosine_alpha_sigma([1.5])
+
+
+def test_continuous_loss_is_the_distance_to_the_target():
+    """Redraw t and eps as the loss does (same seed) and compute each target by hand."""
+    x0 = torch.rand(3, 4, 5) * 2 - 1
+    seen = {}
+
+    def model(z, t, *, scale=1.0):
+        seen["z"], seen["t"] = z, t
+        return scale * z
+
+    for prediction in ("x0", "eps", "v"):
+        for norm in ("l1", "l2"):
+            torch.manual_seed(0)
+            got = O.continuous_loss(model, x0, prediction=prediction, norm=norm,
+                                    cond={"scale": 0.5})  # fmt: skip
+            torch.manual_seed(0)
+            t = torch.rand(3)
+            eps = torch.randn_like(x0)
+            lam = schedules.cosine_log_snr(t).float()
+            a, s = (v.sqrt()[:, None, None] for v in (torch.sigmoid(lam), torch.sigmoid(-lam)))
+            z = a * x0 + s * eps
+            target = {"x0": x0, "eps": eps, "v": a * eps - s * x0}[prediction]
+            diff = 0.5 * z - target
+            want = diff.abs().mean() if norm == "l1" else diff.square().mean()
+            torch.testing.assert_close(got, want)
+            torch.testing.assert_close(seen["z"], z)
+    with pytest.raises(ValueError, match="norm"):
+        O.continuous_loss(model, x0, norm="l3")
+    with pytest.raises(ValueError, match="prediction"):
+        O.continuous_loss(model, x0, prediction="score")

@@ -11,7 +11,7 @@ Topic modules (imported on first use, so ``import tutorial_lib`` does no work):
 ``audio``, ``plotting``, ``widgets``, ``schedules``, ``objectives``, ``samplers``,
 ``vdiffusion``, ``models``, ``families``, ``training``, ``distributed``, ``memory``,
 ``checkpoints``, ``registry``, ``data``, ``mel``, ``codecs``, ``metrics``, ``tokens``,
-``diagnostics``, ``exercises``, ``claims``, ``render``, ``cli``.
+``diagnostics``, ``exercises``, ``claims``, ``render``, ``cli``, ``note_metrics``.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ _SUBMODULES = (
     "memory",
     "metrics",
     "models",
+    "note_metrics",
     "objectives",
     "plotting",
     "registry",

@@ -38,6 +38,7 @@ __all__ = [
     "pick_device",
     "resolve_device",
     "device_of",
+    "on_device",
     "progress",
     "setup",
     "static_widgets",
@@ -252,6 +253,31 @@ def device_of(module: Any) -> Any:
         return torch.device("cpu")
     first = next(itertools.chain(module.parameters(), module.buffers()), None)
     return torch.device("cpu") if first is None else first.device
+
+
+def _index(device: Any) -> Any:
+    """``device`` with the current CUDA index filled in (``"cuda"`` -> ``cuda:0``)."""
+    import torch
+
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        return torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def on_device(model: Any, device: Any) -> Any:
+    """``model`` itself when it is on ``device`` already, else a copy of it there (eval mode).
+
+    The caller's module stays where it is (a few MB copied per call, so a copy is never
+    stale); the families and the samplers that take ``device=`` use it.
+
+    Introduced in: book/appendix_scale/A_02_training_at_scale.ipynb
+    """
+    import copy
+
+    if _index(device_of(model)) == _index(device):
+        return model
+    return copy.deepcopy(model).to(device).eval()
 
 
 def set_threads(threads: int) -> int:

@@ -51,7 +51,9 @@ from ._validate import check_batch, check_choice, check_int, check_number, descr
 __all__ = [
     "PREDICTIONS",
     "RF_TIMES",
+    "continuous_loss",
     "convert",
+    "cosine_alpha_sigma",
     "ddpm_loss",
     "ddpm_target",
     "predict_eps",
@@ -428,3 +430,57 @@ def rf_loss(
     xt = (1 - tt) * x0 + tt * noise
     pred = _call(model, xt, t.to(x0))
     return ((pred - rf_target(x0, noise)) ** 2).mean()
+
+
+# --------------------------------------------------------------------------------------------
+# Continuous time: the cosine log-SNR schedule (Spectrogram Diffusion)
+# --------------------------------------------------------------------------------------------
+
+
+def cosine_alpha_sigma(t: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(alpha, sigma) = (sqrt(sigmoid(lambda)), sqrt(sigmoid(-lambda)))`` at times ``t``.
+
+    ``lambda = tl.schedules.cosine_log_snr(t)`` (limits +-20), so ``alpha**2 + sigma**2 = 1``;
+    float32 on ``t``'s device (a tensor's values are not read back to the host, so a
+    training step on a GPU does not wait for it; numbers and arrays are checked).
+
+    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
+    """
+    from .schedules import cosine_log_snr
+
+    lam = cosine_log_snr(t, check=not torch.is_tensor(t)).float()
+    return torch.sigmoid(lam).sqrt(), torch.sigmoid(-lam).sqrt()
+
+
+def continuous_loss(
+    model: Any,
+    x0: torch.Tensor,
+    *,
+    prediction: str = "x0",
+    norm: str = "l1",
+    cond: dict[str, Any] | None = None,
+) -> torch.Tensor:
+    """The continuous-time loss on the cosine log-SNR schedule, for one batch.
+
+    ``t ~ U(0, 1)`` per example and ``eps ~ N(0, I)`` (the global generator, so a
+    :class:`~tutorial_lib.training.Trainer` resumes exactly), ``z = alpha x0 + sigma eps``
+    (:func:`cosine_alpha_sigma`), then the distance between ``model(z, t, **cond)`` and its
+    target: ``prediction`` ``"x0"`` (the clean data), ``"eps"`` (the noise) or ``"v"``
+    (``alpha eps - sigma x0``, :func:`ddpm_target`); ``norm`` ``"l1"`` (mean absolute error,
+    Spectrogram Diffusion's) or ``"l2"`` (mean squared error). Everything follows ``x0``'s
+    device.
+
+    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
+    """
+    prediction = check_choice(prediction, "prediction", PREDICTIONS)
+    norm = check_choice(norm, "norm", ("l1", "l2"))
+    if not torch.is_tensor(x0) or x0.ndim < 2:
+        raise ValueError(f"x0: expected a batch tensor (B, ...), got {describe(x0)}.")
+    t = torch.rand(x0.shape[0], device=x0.device)
+    shape = (-1,) + (1,) * (x0.ndim - 1)
+    alpha, sigma = (v.reshape(shape) for v in cosine_alpha_sigma(t))  # on x0's device
+    eps = torch.randn_like(x0)
+    z = alpha * x0 + sigma * eps
+    pred = model(z, t, **(cond or {}))
+    diff = pred - ddpm_target(x0, eps, (alpha**2).reshape(-1), prediction)
+    return diff.abs().mean() if norm == "l1" else diff.square().mean()

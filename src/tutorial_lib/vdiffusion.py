@@ -34,6 +34,7 @@ Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -280,7 +281,8 @@ def sample(
         steps: number of sampler steps (>= 1).
         class_labels: ``None`` or labels for a conditional model (see ``UNet1d.forward``).
         guidance: classifier-free guidance scale ``w``: ``v = v_uncond + w (v_cond -
-            v_uncond)``; 1 is plain conditional sampling (one network call per step).
+            v_uncond)`` (``tl.samplers.guided``); 1 is plain conditional sampling and 0 the
+            unconditional model (one network call per step each).
         x_init: the starting noise ``(B, C, T)`` (default: ``randn`` with ``seed``).
         seed: seed for the starting noise (``None``: the global generator).
         clip_x0: clamp ``x0_hat`` to ``[-1, 1]`` at each step (audio's range); a number
@@ -314,9 +316,11 @@ def sample(
         if not torch.is_tensor(x_init) or x_init.ndim != 3:
             raise ValueError(f"x_init: expected a tensor (B, C, T), got {describe(x_init)}.")
         x = x_init.to(device).float()
-    from .samplers import ddim_update
+    from .samplers import ddim_update, guided
 
     b = x.shape[0]
+    weight = guidance if class_labels is not None else 1.0  # no labels: nothing to guide
+    no_class = torch.full((b,), -1, dtype=torch.long, device=device)  # the unconditional label
     times = sample_times(steps, rho)
     it = range(steps)
     if progress:
@@ -325,10 +329,7 @@ def sample(
         it = progress_bar(it, desc="sampling")
     for i in it:
         t = torch.full((b,), float(times[i]), device=device)
-        v = _call(model, x, t, class_labels)
-        if guidance != 1.0 and class_labels is not None:
-            v_u = _call(model, x, t, torch.full((b,), -1, dtype=torch.long, device=device))
-            v = v_u + guidance * (v - v_u)
+        v = guided(functools.partial(_call, model), x, t, class_labels, no_class, weight)
         x0_hat, eps_hat = to_x0_eps(x, v.float(), float(times[i]))  # one time for the batch
         if clip is not None:
             x0_hat = x0_hat.clamp(-clip, clip)

@@ -12,26 +12,11 @@ Introduced in: book/appendix_scale/A_02_training_at_scale.ipynb
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
+from ..config import on_device
 
-def _index(device: Any) -> Any:
-    import torch
-
-    device = torch.device(device)
-    if device.type == "cuda" and device.index is None:
-        return torch.device("cuda", torch.cuda.current_device())
-    return device
-
-
-def on_device(model: Any, device: Any) -> Any:
-    """``model`` itself when it is on ``device`` already, else a copy of it there (eval mode)."""
-    from ..config import device_of
-
-    if _index(device_of(model)) == _index(device):
-        return model
-    return copy.deepcopy(model).to(device).eval()
+__all__ = ["on_device", "place", "resolve", "to_cpu"]
 
 
 def place(model: Any, device: Any) -> Any:

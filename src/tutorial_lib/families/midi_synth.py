@@ -17,7 +17,12 @@ A small PyTorch Spectrogram Diffusion (Hawthorne et al. 2022) that trains on a C
 - **generation**: whole pieces segment by segment, each conditioned on the model's own
   previous segment, stitched; Griffin-Lim makes audio;
 - **measures**: mel L1, retrieval, onset F1 (``mir_eval``), pitch-class accuracy, error after
-  segment boundaries (:func:`scores`), all with the ground truth's own score as the ceiling.
+  segment boundaries (:func:`scores`: ``tl.note_metrics`` on this family's frames), all with
+  the ground truth's own score as the ceiling.
+
+The family only wires: the loss is ``tl.objectives.continuous_loss``, the sampler
+``tl.samplers.sample_segment`` (with ``tl.samplers.guided``), the measures
+``tl.note_metrics``.
 
 One recipe, ``midi-synth``, writes two checkpoints: the model and, for the ablation, the same
 model without a context encoder::
@@ -48,6 +53,7 @@ __all__ = [
     "ATTENTION_ONLY_CONFIG",
     "DESCRIPTION",
     "FRAMES",
+    "HOP",
     "LENGTH",
     "MODELS",
     "P_DROP",
@@ -65,13 +71,8 @@ __all__ = [
     "load",
     "mel_frames",
     "notes_of",
-    "onset_f1",
-    "pitch_accuracy",
-    "pitch_chance",
     "programs_of",
-    "retrieval_accuracy",
     "sample",
-    "sample_segment",
     "scores",
     "segment_batch",
     "to_audio",
@@ -81,6 +82,8 @@ __all__ = [
 ]
 
 SR = 16000
+#: Samples per feature frame (``MelFrames``' hop: 20 ms, 50 frames per second).
+HOP = 320
 #: Frames per segment: 64 frames of 20 ms = 1.28 s (the original: 256 frames, 5.12 s).
 FRAMES = 64
 #: The token vocabulary: 10 ms steps, 1.28 s segments, 16 velocity bins, 256 tokens (the
@@ -110,7 +113,6 @@ P_DROP = 0.1
 #: with epsilon prediction its first steps divide the network's error by alpha ~ 5e-5 and the
 #: clipped estimate saturates frames, which the fresh noise of the ancestral steps repairs.)
 SAMPLING: dict[str, Any] = {"sampler": "ancestral", "steps": 50, "guidance": 1.0}
-SAMPLERS = ("ddim", "ancestral")
 #: What the network predicts and the loss's norm (see :func:`loss`): the clean frames, x0.
 #: The original's epsilon weights a frame error by the signal-to-noise ratio, nearly zero
 #: over the noisy half of the schedule, where only the notes can tell the network what to
@@ -163,7 +165,7 @@ def build(config: dict[str, Any] | None = None) -> Any:
     return NoteDecoder(**(CONFIG if config is None else config))
 
 
-def dataset(n: int, split: str = "train", seconds: float | None = None) -> Any:
+def dataset(n: int, split: str = "train", *, seconds: float | None = None) -> Any:
     """``n`` MIDI clips of ``split`` at 16 kHz, level fixed (``tl.data.midi``).
 
     Clips last :data:`TRAIN_SECONDS` in ``train`` and :data:`TEST_SECONDS` otherwise.
@@ -186,11 +188,11 @@ def mel_frames() -> Any:
     """
     from ..mel import MelFrames
 
-    return MelFrames(SR)
+    return MelFrames(SR, hop_length=HOP)
 
 
 def features(audio: Any) -> Any:
-    """Audio ``(B, 1, N)`` (or a dataset) -> features ``(B, N // 320, 128)`` in [-1, 1].
+    """Audio ``(B, 1, N)`` (or a dataset) -> features ``(B, N // HOP, 128)`` in [-1, 1].
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
@@ -202,7 +204,7 @@ def features(audio: Any) -> Any:
 
 
 def to_audio(feats: Any, *, n_iter: int = 32, seed: int = 0) -> Any:
-    """Features ``(B, frames, 128)`` -> audio ``(B, 1, frames * 320)`` (Griffin-Lim), clipped
+    """Features ``(B, frames, 128)`` -> audio ``(B, 1, frames * HOP)`` (Griffin-Lim), clipped
     to [-1, 1] (Griffin-Lim's phase can push a few samples of a loud clip just past full scale).
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
@@ -247,29 +249,13 @@ def segment_batch(notes: list[np.ndarray], starts_frames: Any) -> Any:
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
-    hop_s = 320 / SR
+    hop_s = HOP / SR
     return _pad_tokens(
         [
             tk.encode_segment(q, int(f) * hop_s, VOCAB, quantized=True)
             for q, f in zip(notes, starts_frames, strict=True)
         ]
     )
-
-
-def _log_snr(t: Any) -> Any:
-    """The cosine log-SNR at ``t``, float32 on ``t``'s device (no host sync for tensors)."""
-    import torch
-
-    from ..schedules import cosine_log_snr
-
-    return cosine_log_snr(t, check=not torch.is_tensor(t)).float()
-
-
-def _alpha_sigma(t: Any) -> tuple[Any, Any]:
-    import torch
-
-    lam = _log_snr(t)
-    return torch.sigmoid(lam).sqrt(), torch.sigmoid(-lam).sqrt()
 
 
 class _Batches:
@@ -308,31 +294,23 @@ class _Batches:
 def loss(
     net: Any, batch: dict[str, Any], *, prediction: str | None = None, norm: str | None = None
 ) -> Any:
-    """The training loss: the distance between the network's output and its target.
+    """The recipe's loss on one batch: ``tl.objectives.continuous_loss`` of the frames
+    ``batch["x"]``, the network conditioned on the batch's tokens, context, drop mask and
+    (made ahead by the data loader) piano rolls.
 
-    ``prediction`` (default :data:`PREDICTION`): ``"x0"`` (the clean frames), ``"eps"`` (the
-    noise, the original's) or ``"v"`` (``alpha eps - sigma x``); ``norm`` (default
-    :data:`LOSS`): ``"l1"`` (the original's) or ``"l2"``. A batch may carry the piano rolls
-    of its tokens (``"roll"``), made ahead by the data loader.
+    ``prediction`` (default :data:`PREDICTION`): ``"x0"``, ``"eps"`` (the original's) or
+    ``"v"``; ``norm`` (default :data:`LOSS`): ``"l1"`` (the original's) or ``"l2"``.
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
-    import torch
-
     from .. import objectives
 
-    prediction = check_choice(PREDICTION if prediction is None else prediction, "prediction",
-                              objectives.PREDICTIONS)  # fmt: skip
-    norm = check_choice(LOSS if norm is None else norm, "norm", ("l1", "l2"))
-    x = batch["x"]
-    t = torch.rand(x.shape[0], device=x.device)
-    alpha, sigma = (v[:, None, None] for v in _alpha_sigma(t))  # on x's device
-    eps = torch.randn_like(x)
-    z = alpha * x + sigma * eps
-    ctx = batch["context"] if net.has_context else None
-    pred = net(z, t, batch["tokens"], ctx, drop=batch["drop"], roll=batch.get("roll"))
-    diff = pred - objectives.ddpm_target(x, eps, (alpha**2).reshape(-1), prediction)
-    return diff.abs().mean() if norm == "l1" else diff.square().mean()
+    cond = {"tokens": batch["tokens"], "context": batch["context"] if net.has_context else None,
+            "drop": batch["drop"], "roll": batch.get("roll")}  # fmt: skip
+    return objectives.continuous_loss(
+        net, batch["x"], prediction=PREDICTION if prediction is None else prediction,
+        norm=LOSS if norm is None else norm, cond=cond,
+    )  # fmt: skip
 
 
 def _trainer(
@@ -433,92 +411,6 @@ def load(name: str = "midi-synth") -> Any:
     return model.float().eval()
 
 
-def _guided(net: Any, z: Any, t: float, memory: Any, guidance: float) -> Any:
-    import torch
-
-    tt = torch.full((z.shape[0],), float(t), device=z.device)
-    if guidance == 1.0:
-        return net(z, tt, memory=memory)
-    uncond = net(z, tt, memory=(torch.zeros(z.shape[0], 1, net.dim, device=z.device), None))
-    if guidance == 0.0:
-        return uncond
-    return uncond + guidance * (net(z, tt, memory=memory) - uncond)
-
-
-def sample_segment(
-    net: Any,
-    tokens: Any,
-    context: Any,
-    *,
-    steps: int | None = None,
-    guidance: float | None = None,
-    sampler: str | None = None,
-    noise: Any = None,
-    seed: int = 0,
-    device: Any = None,
-    prediction: str | None = None,
-) -> Any:
-    """One segment of mel frames ``(B, FRAMES, 128)`` for ``tokens`` and ``context``.
-
-    DDIM on the continuous cosine schedule (``sampler="ancestral"``: the stochastic DDPM-like
-    version, eta 1), predicted clean frames clipped to [-1, 1]. Classifier-free guidance:
-    ``eps = eps_uncond + guidance * (eps_cond - eps_uncond)``; ``guidance=1`` is the plain
-    conditional model (one call per step), ``0`` the unconditional one. ``tokens=None`` and
-    ``context=None`` sample unconditionally. Runs on ``device`` (default: the network's);
-    the noise is drawn on the CPU from ``seed``, so every device starts from the same noise,
-    and the result comes back to the CPU.
-
-    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
-    """
-    import torch
-
-    from .. import objectives
-    from ..config import device_of
-
-    if device is None:
-        device = device_of(net)
-    else:  # a copy of the network on that device (the caller's stays where it is)
-        device = torch.device(device)
-        net = _device.on_device(net, device)
-    steps = SAMPLING["steps"] if steps is None else check_int(steps, "steps", min_value=1)
-    guidance = (
-        SAMPLING["guidance"] if guidance is None else check_number(guidance, "guidance", low=0.0)
-    )
-    sampler = check_choice(SAMPLING["sampler"] if sampler is None else sampler, "sampler", SAMPLERS)
-    prediction = check_choice(PREDICTION if prediction is None else prediction, "prediction",
-                              objectives.PREDICTIONS)  # fmt: skip
-    b = (tokens if tokens is not None else context if context is not None else noise).shape[0]
-    if noise is None:
-        gen = torch.Generator().manual_seed(check_int(seed, "seed", min_value=0))
-        noise = torch.randn(b, FRAMES, net.n_mels, generator=gen)
-    gen = torch.Generator().manual_seed(int(seed) + 1)
-    with torch.no_grad():
-        if tokens is None and context is None:
-            memory = (torch.zeros(b, 1, net.dim, device=device), None)
-            guidance = 1.0
-        else:
-            tokens = None if tokens is None else tokens.to(device)
-            context = None if context is None else context.to(device)
-            memory = net.encode(tokens, context if net.has_context else None, b, device)
-        times = torch.linspace(1.0, 0.0, steps + 1)
-        alphas, sigmas = _alpha_sigma(times)  # CPU scalars: they go with any device
-        z = noise.to(device, copy=True)
-        for i in range(steps):
-            a, s, a_next, s_next = alphas[i], sigmas[i], alphas[i + 1], sigmas[i + 1]
-            out = _guided(net, z, float(times[i]), memory, float(guidance))
-            x0 = objectives.predict_x0(z, out, float(a) ** 2, prediction).clamp(-1, 1)
-            eps = (z - a * x0) / s
-            if sampler == "ddim" or i == steps - 1:
-                z = a_next * x0 + s_next * eps
-            else:  # ancestral: the DDPM posterior q(z_next | z, x0)
-                snr_ratio = (a * s_next) ** 2 / (a_next * s) ** 2  # = SNR(t) / SNR(t_next)
-                var = s_next**2 * (1 - snr_ratio)
-                mean = a_next * x0 + (s_next**2 - var).clamp_min(0).sqrt() * eps
-                step_noise = torch.randn(z.shape, generator=gen).to(device)
-                z = mean + var.clamp_min(0).sqrt() * step_noise
-        return _device.to_cpu(z.clamp(-1, 1))
-
-
 def generate(
     notes: list[Any],
     *,
@@ -540,7 +432,8 @@ def generate(
         notes: one note array per piece (the tokenizer's format, e.g. :func:`notes_of`).
         seconds: length of the pieces.
         model: the network (default: the reference ``midi-synth``).
-        steps, guidance, sampler: as in :func:`sample_segment`.
+        steps, guidance, sampler: as in ``tl.samplers.sample_segment`` (``None``: the
+            :data:`SAMPLING` default).
         context: ``"model"`` (each segment sees the model's own previous segment, as in the
             original), ``"silence"`` (context masked: always the silence of a first segment)
             or ``"truth"`` (the real previous segment from ``truth``, for measuring).
@@ -556,6 +449,7 @@ def generate(
     """
     import torch
 
+    from .. import samplers
     from ..config import progress as bar
 
     check_choice(context, "context", ("model", "silence", "truth"))
@@ -566,8 +460,12 @@ def generate(
         raise TypeError(
             f"notes: expected a list of note arrays (one per piece), got {describe(notes)}."
         )
+    settings = {"steps": SAMPLING["steps"] if steps is None else steps,
+                "guidance": SAMPLING["guidance"] if guidance is None else guidance,
+                "sampler": SAMPLING["sampler"] if sampler is None else sampler,
+                "prediction": PREDICTION if prediction is None else prediction}  # fmt: skip
     q = [tk.quantize(n, VOCAB) for n in notes]
-    frames = int(round(check_number(seconds, "seconds", low=0.02) * SR / 320))
+    frames = int(round(check_number(seconds, "seconds", low=0.02) * SR / HOP))
     n_seg = -(-frames // FRAMES)
     b = len(q)
     if context == "truth":
@@ -579,8 +477,7 @@ def generate(
     previous = torch.full((b, FRAMES, net.n_mels), -1.0)
     for k in bar(range(n_seg), desc="segments", disable=not progress):
         toks = segment_batch(q, [k * FRAMES] * b)
-        seg = sample_segment(net, toks, previous, steps=steps, guidance=guidance,
-                             sampler=sampler, seed=seed * 1000 + k, prediction=prediction)  # fmt: skip
+        seg = samplers.sample_segment(net, toks, previous, **settings, seed=seed * 1000 + k)
         out[:, k * FRAMES : (k + 1) * FRAMES] = seg
         if context == "model":
             previous = seg
@@ -623,157 +520,17 @@ def sample(
 # --------------------------------------------------------------------------------------------
 
 
-def retrieval_accuracy(generated: Any, real: Any) -> float:
-    """Share of generated clips whose nearest real clip (mel L1) is their own (chance: 1/B).
-
-    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
-    """
-    import torch
-
-    g, r = torch.as_tensor(generated).float(), torch.as_tensor(real).float()
-    if g.shape != r.shape or g.ndim != 3:
-        raise ValueError(f"generated, real: expected equal shapes (B, frames, bins), got "
-                         f"{describe(generated)} and {describe(real)}.")  # fmt: skip
-    d = (g[:, None] - r[None]).abs().mean(dim=(2, 3))  # (generated, real)
-    return float((d.argmin(1) == torch.arange(len(g))).float().mean())
-
-
-def _onsets_from_features(feats: Any) -> list[np.ndarray]:
-    """Onset times (s): librosa's spectral flux on the features (x40, about a dB scale).
-
-    ``center=False``: the frames are already centred on ``k * hop``, so the envelope needs
-    no shift (librosa's default would move it by ``n_fft // (2 * hop)`` frames).
-    """
-    import librosa
-
-    out = []
-    for f in np.asarray(feats, dtype=np.float64):
-        env = librosa.onset.onset_strength(S=f.T * 40.0, sr=SR, hop_length=320, lag=1,
-                                           max_size=1, center=False)  # fmt: skip
-        frames = librosa.onset.onset_detect(onset_envelope=env, sr=SR, hop_length=320,
-                                            delta=0.05, wait=2, units="frames")  # fmt: skip
-        out.append(frames * 320 / SR)
-    return out
-
-
-def _reference_onsets(notes: np.ndarray, seconds: float) -> np.ndarray:
-    """The notes' onsets, those closer than 50 ms to the previous one merged (one event)."""
-    on = np.unique(np.round(np.asarray(notes)[:, 0], 2))
-    on = on[on < seconds - 0.05]
-    keep = np.concatenate([[True], np.diff(on) > 0.05]) if len(on) else on.astype(bool)
-    return on[keep]
-
-
-def _check_pairs(feats: Any, notes: Any) -> None:
-    if np.ndim(feats) != 3 or not isinstance(notes, (list, tuple)) or len(notes) != len(feats):
-        raise ValueError(
-            f"feats, notes: expected features (B, frames, bins) and a list of B note arrays, "
-            f"got {describe(feats)} and {describe(notes)}."
-        )
-
-
-def onset_f1(feats: Any, notes: list[Any], *, window: float = 0.05) -> float:
-    """Mean onset F-measure (``mir_eval.onset``, +-``window`` s) of onsets detected in the
-    features (librosa's spectral flux on the mel frames) against the notes' onsets.
-
-    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
-    """
-    import mir_eval
-
-    _check_pairs(feats, notes)
-    est = _onsets_from_features(feats)
-    seconds = np.asarray(feats).shape[1] * 320 / SR
-    f = [mir_eval.onset.f_measure(_reference_onsets(n, seconds), e, window=window)[0]
-         for n, e in zip(notes, est, strict=True)]  # fmt: skip
-    return float(np.mean(f))
-
-
-@functools.lru_cache(maxsize=1)
-def _chroma_map() -> np.ndarray:
-    """(12, 128): how much of each mel band lies in each pitch class, 50 Hz to 2 kHz."""
-    import librosa
-
-    mf = mel_frames()
-    pinv = np.linalg.pinv(mf.filters)  # (bins, n_mels)
-    chroma = librosa.filters.chroma(sr=SR, n_fft=mf.n_fft, n_chroma=12, ctroct=5.0, octwidth=None)
-    freqs = np.linspace(0, SR / 2, mf.n_fft // 2 + 1)
-    chroma = chroma * ((freqs > 50) & (freqs < 2000))[None]
-    return np.roll(chroma, 0, axis=0) @ np.clip(pinv, 0, None)
-
-
-def _pitch_classes(notes: np.ndarray, frames: int) -> list[set[int]]:
-    hop_s = 320 / SR
-    active: list[set[int]] = [set() for _ in range(frames)]
-    for start, end, pitch, _, prog in np.asarray(notes):
-        if prog == tk.DRUM:
-            continue
-        for f in range(int(start / hop_s), min(frames, int(np.ceil(end / hop_s)))):
-            active[f].add(int(pitch) % 12)
-    return active
-
-
-def pitch_accuracy(feats: Any, notes: list[Any]) -> float:
-    """Share of frames (with pitched notes) whose strongest pitch class is a sounding one.
-
-    A simple tracker: mel magnitudes folded onto 12 pitch classes (50 Hz to 2 kHz), the
-    strongest class per frame, compared with the pitch classes of the notes sounding then.
-    Chance is the share of the 12 classes that are sounding (:func:`pitch_chance`).
-
-    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
-    """
-    _check_pairs(feats, notes)
-    f = np.asarray(feats, dtype=np.float64)
-    mel = mel_frames().unscale(f).numpy() - mel_frames().floor  # (B, frames, n_mels)
-    chroma = np.einsum("cm,btm->btc", _chroma_map(), mel)
-    hits = total = 0
-    for c, n in zip(chroma, notes, strict=True):
-        for frame, classes in enumerate(_pitch_classes(n, len(c))):
-            if classes:
-                total += 1
-                hits += int(np.argmax(c[frame])) in classes
-    return hits / max(total, 1)
-
-
-def pitch_chance(notes: list[Any], frames: int) -> float:
-    """The pitch-class accuracy of a tracker that picks one of the 12 classes at random.
-
-    Over the frames (of ``frames`` per clip) where pitched notes sound, the mean share of the
-    12 pitch classes that are sounding: the score :func:`pitch_accuracy` gives to frames
-    whose strongest class has nothing to do with the notes.
-
-    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
-    """
-    frames = check_int(frames, "frames", min_value=1)
-    if not isinstance(notes, (list, tuple)) or not notes:
-        raise ValueError(f"notes: expected a non-empty list of note arrays, got {describe(notes)}.")
-    shares = [len(c) / 12 for n in notes for c in _pitch_classes(n, frames) if c]
-    return float(np.mean(shares)) if shares else float("nan")
-
-
 def scores(generated: Any, real: Any, notes: list[Any]) -> dict[str, float]:
-    """All the chapter's measures of ``generated`` features against the ``real`` ones.
-
-    ``mel_l1`` (mean absolute difference of features), ``retrieval`` (chance 1/B),
-    ``onset_f1`` and ``pitch_accuracy`` (against ``notes``), ``boundary_l1`` (mel L1 over the
-    first 4 frames after each segment boundary, boundaries 1 and later) and ``inside_l1``
-    (over the other frames).
+    """All the chapter's measures of ``generated`` features against the ``real`` ones:
+    ``tl.note_metrics.scores`` on this family's frames (:func:`mel_frames`, segments of
+    :data:`FRAMES`): ``mel_l1``, ``retrieval``, ``onset_f1``, ``pitch_accuracy``,
+    ``boundary_l1`` and ``inside_l1``.
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
-    import torch
+    from .. import note_metrics
 
-    g, r = torch.as_tensor(generated).float(), torch.as_tensor(real).float()
-    err = (g - r).abs().mean(dim=(0, 2))  # per frame
-    pos = torch.arange(len(err))
-    after = (pos >= FRAMES) & (pos % FRAMES < 4)
-    return {
-        "mel_l1": float(err.mean()),
-        "retrieval": retrieval_accuracy(g, r),
-        "onset_f1": onset_f1(g, notes),
-        "pitch_accuracy": pitch_accuracy(g, notes),
-        "boundary_l1": float(err[after].mean()) if after.any() else float("nan"),
-        "inside_l1": float(err[(pos >= FRAMES) & ~after].mean()) if after.any() else float("nan"),
-    }
+    return note_metrics.scores(generated, real, notes, mel=mel_frames(), segment=FRAMES)
 
 
 def evaluate(
