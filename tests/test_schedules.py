@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import librosa
 import numpy as np
 import pytest
 import torch
@@ -100,6 +101,23 @@ def test_cosine_log_snr_is_the_cosine_schedule_within_its_limits():
         S.cosine_log_snr(torch.tensor([1.5]))
     with pytest.raises(ValueError, match="min < max"):
         S.cosine_log_snr(t, log_snr_min=5, log_snr_max=1)
+
+
+def test_the_cosine_table_is_the_continuous_function_at_the_grid_times():
+    # the module docstring's three forms: function of t, table at t_s = (s + 1) / N, NoiseSchedule
+    for n in (10, 1000):
+        t = S.timesteps(n)
+        table = S.alpha_bar("cosine", n)
+        want = S.cosine_alpha_bar(t) / S.cosine_alpha_bar(torch.tensor([0.0]))
+        torch.testing.assert_close(table[:-1], want[:-1], rtol=1e-9, atol=0)
+        assert float(S.make_betas("cosine", n)[-1]) == pytest.approx(0.999)  # the capped step
+        sched = S.NoiseSchedule(num_steps=n, beta_schedule="cosine")
+        torch.testing.assert_close(sched.alpha_bars.double(), table, rtol=1e-6, atol=1e-9)
+    # without its offset and its log-SNR limits, the cosine is v-diffusion's a_t = cos(pi t / 2)
+    t = torch.linspace(0.02, 0.98, 25, dtype=torch.float64)
+    lam = S.cosine_log_snr(t, log_snr_min=-700, log_snr_max=700)
+    torch.testing.assert_close(lam, S.log_snr(S.cosine_alpha_bar(t, s=0.0)))
+    torch.testing.assert_close(S.alpha_bar_from_log_snr(lam), S.cosine_alpha_bar(t, s=0.0))
 
 
 def test_rectified_flow_and_its_vp_equivalent():
@@ -258,6 +276,21 @@ def test_split_bands_sum_to_signal_and_edges(clip):
     tone = torch.sin(2 * math.pi * 220 * t).view(1, 1, -1)
     power = S.split_bands(tone, SR, 8).pow(2).mean(dim=(1, 2, 3))
     assert power[0] > 0.49 and power[1:].sum() < 1e-6
+
+
+def test_band_edges_are_even_on_librosas_htk_mel_scale():
+    for sr, n in ((16_000, 8), (44_100, 6), (22_050, 1)):
+        edges = S.mel_band_edges(sr, n).numpy()
+        want = librosa.mel_frequencies(n + 1, fmin=0.0, fmax=sr / 2, htk=True)
+        np.testing.assert_allclose(edges, want, rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(np.diff(librosa.hz_to_mel(edges, htk=True)),
+                                   librosa.hz_to_mel(sr / 2, htk=True) / n, rtol=1e-9)  # fmt: skip
+    # a bin's band is the one whose mel interval holds it
+    freqs = np.fft.rfftfreq(1000, d=1 / SR)
+    masks = S.band_masks(1000, SR, 8).numpy()
+    edges_mel = librosa.hz_to_mel(S.mel_band_edges(SR, 8).numpy(), htk=True)
+    band = np.searchsorted(edges_mel[1:-1], librosa.hz_to_mel(freqs, htk=True), side="right")
+    np.testing.assert_array_equal(masks.argmax(0), band)
 
 
 def test_multiband_processor_round_trip_and_whitening(clip):

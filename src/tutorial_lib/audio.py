@@ -433,7 +433,9 @@ def rms_db(x: Any) -> Any:
 def hz_to_mel(f: Any, *, htk: bool = False) -> Any:
     """Frequency in Hz to mel (Slaney's scale by default: linear below 1 kHz, log above).
 
-    Works on numbers and numpy arrays.
+    Works on numbers and numpy arrays. ``htk=True``: ``2595 log10(1 + f / 700)``. The
+    library's one mel scale, as librosa's ``hz_to_mel``: the filterbanks here, the plots'
+    mel axes and the band splitter of :mod:`tutorial_lib.schedules` use it.
 
     Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
     """

@@ -22,6 +22,31 @@ diffusers' convention), and its continuous time is ``t = (s + 1) / num_steps`` i
 
 so the signal-to-noise ratio is ``snr = alpha_bar / (1 - alpha_bar)``.
 
+One vocabulary, three forms. In the book's notation (book/00_intro/notation.md) a
+variance-preserving schedule is the pair of scales ``x_t = a_t x_0 + s_t eps``: the signal
+scale ``a_t = sqrt(alpha_bar_t)`` and the noise scale ``s_t = sqrt(1 - alpha_bar_t)``, so
+``a_t^2 + s_t^2 = 1``, ``snr = a_t^2 / s_t^2`` and ``lambda_t = log snr`` (:func:`log_snr`;
+back with ``alpha_bar = sigmoid(lambda)``, :func:`alpha_bar_from_log_snr`). Every function
+here speaks of ``alpha_bar``, ``snr`` or ``lambda``; the library's samplers and losses take
+the same curves in one of three forms:
+
+- **a function of continuous time** ``t`` in [0, 1]: :func:`cosine_alpha_bar` and
+  :func:`sigmoid_alpha_bar` give ``alpha_bar(t)``, :func:`cosine_log_snr` gives ``lambda(t)``
+  (the cosine schedule without the offset ``cosine_s``, between log-SNR limits: v-diffusion's
+  angles ``a_t = cos(pi t / 2)``, ``s_t = sin(pi t / 2)``), :func:`rectified_flow` gives
+  ``(a_t, s_t) = (1 - t, t)`` (not variance preserving). Losses and samplers that draw any
+  ``t`` (v-diffusion, chapter 6) use this form.
+- **a table** ``alpha_bar`` of ``num_steps`` values (:func:`alpha_bar`, or :func:`make_betas`
+  then :func:`alpha_bar_from_betas`), float64, step ``s`` at time ``t_s = (s + 1) / num_steps``
+  (:func:`timesteps`). For the cosine and sigmoid schedules the table *is* the function at
+  those times, divided by its value at ``t = 0`` (1 for the sigmoid, a little below 1 for the
+  cosine's offset), except the last step when ``max_beta`` caps its beta; the linear and
+  power schedules exist only as tables (their betas are defined per step). The DDPM and
+  DDIM samplers (:mod:`tutorial_lib.samplers`) take this form.
+- **a** :class:`NoiseSchedule`: the table with state (``betas`` and ``alpha_bars`` as float32
+  buffers on a device, a sample processor) and the forward and reverse processes around it,
+  in audiocraft's contract.
+
 Introduced in: book/01_forward_noising/01_01_forward_noising.ipynb
 """
 
@@ -35,6 +60,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import audio
 from ._validate import check_choice, check_int, check_number, check_sample_rate, describe
 
 __all__ = [
@@ -499,16 +525,11 @@ def q_sample(x0: torch.Tensor, alpha_bar_t: Any, noise: torch.Tensor) -> torch.T
 # --------------------------------------------------------------------------------------------
 
 
-def _hz_to_mel(f: torch.Tensor) -> torch.Tensor:
-    return 2595.0 * torch.log10(1.0 + f / 700.0)
-
-
-def _mel_to_hz(m: torch.Tensor) -> torch.Tensor:
-    return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
-
-
 def mel_band_edges(sr: int, n_bands: int) -> torch.Tensor:
-    """Band edges in Hz, evenly spaced on the (HTK) mel scale from 0 Hz to ``sr / 2``.
+    """Band edges in Hz, evenly spaced on the HTK mel scale from 0 Hz to ``sr / 2``.
+
+    The scale is the library's one mel scale, :func:`tutorial_lib.audio.hz_to_mel` with
+    ``htk=True`` (librosa's ``hz_to_mel(f, htk=True)``).
 
     Returns a float64 tensor of shape (n_bands + 1,): band ``b`` spans ``[edges[b],
     edges[b + 1]]``.
@@ -517,8 +538,9 @@ def mel_band_edges(sr: int, n_bands: int) -> torch.Tensor:
     """
     sr = check_sample_rate(sr)
     n_bands = check_int(n_bands, "n_bands", min_value=1, max_value=256)
-    top = _hz_to_mel(torch.tensor(sr / 2, dtype=torch.float64))
-    edges = _mel_to_hz(torch.linspace(0.0, float(top), n_bands + 1, dtype=torch.float64))
+    top = float(audio.hz_to_mel(sr / 2, htk=True))
+    mels = torch.linspace(0.0, top, n_bands + 1, dtype=torch.float64)
+    edges = torch.from_numpy(audio.mel_to_hz(mels.numpy(), htk=True))
     edges[0], edges[-1] = 0.0, sr / 2
     return edges
 
@@ -539,8 +561,8 @@ def band_masks(n_samples: int, sr: int, n_bands: int, *, transition: float = 0.0
     n_bands = check_int(n_bands, "n_bands", min_value=1, max_value=256)
     transition = check_number(transition, "transition", low=0.0, high=1.0)
     freqs = torch.fft.rfftfreq(n_samples, d=1.0 / sr).to(torch.float64)
-    mel = _hz_to_mel(freqs)
-    edges = _hz_to_mel(mel_band_edges(sr, n_bands))
+    mel = torch.from_numpy(audio.hz_to_mel(freqs.numpy(), htk=True))
+    edges = torch.from_numpy(audio.hz_to_mel(mel_band_edges(sr, n_bands).numpy(), htk=True))
     width = transition * float(edges[1] - edges[0])
     # lows[k] = share of each bin below edge k (a smooth step), lows[0] = 0, lows[-1] = 1.
     lows = [torch.zeros_like(mel)]
