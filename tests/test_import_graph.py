@@ -12,7 +12,8 @@ import is still a dependency). Layers, from the bottom:
    trainer's torchrun helpers), ``memory`` (a training step's peak memory), ``codecs``,
    ``diagnostics``
 4. trained model families: ``families.*``
-5. ``registry`` (finds the families), ``render`` (MIDI files through a family)
+5. ``registry`` (finds the families), ``render`` (MIDI files through a family),
+   ``pipelines`` (the Audio Diffusion pipeline's call on chapter 4's family)
 6. entry points: ``cli``, ``__main__``, the package itself
 
 A module may import its own layer or lower ones, never a higher one, and no set of modules
@@ -40,7 +41,7 @@ LAYERS: dict[str, int] = {
     "checkpoints": 3, "training": 3, "distributed": 3, "memory": 3, "codecs": 3,
     "diagnostics": 3,
     "families": 4,
-    "registry": 5, "render": 5,
+    "registry": 5, "render": 5, "pipelines": 5,
     "cli": 6, "__main__": 6, "": 6,
 }  # fmt: skip
 

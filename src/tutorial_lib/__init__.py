@@ -11,7 +11,8 @@ Topic modules (imported on first use, so ``import tutorial_lib`` does no work):
 ``audio``, ``plotting``, ``widgets``, ``schedules``, ``objectives``, ``samplers``,
 ``vdiffusion``, ``models``, ``families``, ``training``, ``distributed``, ``memory``,
 ``checkpoints``, ``registry``, ``data``, ``mel``, ``codecs``, ``metrics``, ``tokens``,
-``diagnostics``, ``exercises``, ``claims``, ``render``, ``cli``, ``note_metrics``.
+``diagnostics``, ``exercises``, ``claims``, ``render``, ``cli``, ``note_metrics``,
+``pipelines``.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ _SUBMODULES = (
     "models",
     "note_metrics",
     "objectives",
+    "pipelines",
     "plotting",
     "registry",
     "render",
