@@ -42,9 +42,9 @@ def _trainers(family: str, clips: int, device: Any) -> list[tuple[str, Any, int]
     if family == "drums-small":
         out = []
         for name in drums_small.CHECKPOINTS:
-            s = drums_small.train_settings("full", name)
+            s = drums_small.train_settings("full", name=name)
             out.append((name, drums_small._trainer(name, "full", None, False, device),
-                        s["max_steps"]))  # fmt: skip
+                        s["steps"]))  # fmt: skip
         return out
     if family == "drums-unet":
         s = drums_unet.train_settings("full")

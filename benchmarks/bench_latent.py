@@ -66,7 +66,7 @@ def _waveform_equal_time(tl: Any, fam: Any, minutes: float, n: int, seed: int) -
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         net = wave.build({**wave.CONFIG, "classes": None})
-    audio = fam._audio(fam.dataset(fam.train_settings("book")["n_train"]))
+    audio = fam.clip_audio(fam.dataset(fam.train_settings("book")["n_train"]))
     trainer = tl.training.Trainer(
         net, tl.vdiffusion.make_loss_fn(conditional=False),
         tl.training.random_batches(audio, 12), max_steps=10**6, lr=1e-3, ema_decay=0.999,
@@ -84,8 +84,8 @@ def _waveform_equal_time(tl: Any, fam: Any, minutes: float, n: int, seed: int) -
         x = torch.cat([tl.vdiffusion.sample(model, x_init=noise[i : i + 16], steps=30,
                                             rho=wave.SAMPLING["rho"])
                        for i in range(0, n, 16)]).clamp(-1, 1)  # fmt: skip
-    e_test = tl.metrics.embed(fam._audio(fam.dataset(n, "test")), fam.SR)
-    e_val = tl.metrics.embed(fam._audio(fam.dataset(n, "validation")), fam.SR)
+    e_test = tl.metrics.embed(fam.clip_audio(fam.dataset(n, "test")), fam.SR)
+    e_val = tl.metrics.embed(fam.clip_audio(fam.dataset(n, "validation")), fam.SR)
     ev = tl.metrics.evaluate(e_test, tl.metrics.embed(x, fam.SR), reference=e_val, seed=seed)
     return {"waveform_fd": float(ev["fd"].value), "waveform_kid": float(ev["kid"].value),
             "waveform_train_steps": steps, "waveform_train_minutes": minutes}  # fmt: skip
@@ -111,7 +111,7 @@ def measure(
 
     # the codec alone
     out.update(fam.reconstruction_scores(fam.dataset(64, "test"), codec=codec))
-    audio = fam._audio(fam.dataset(32, "test"))
+    audio = fam.clip_audio(fam.dataset(32, "test"))
     start = time.perf_counter()
     z = fam.encode(audio, codec=codec)
     out["encode_s_per_audio_s"] = (time.perf_counter() - start) / (32 * fam.LENGTH / fam.SR)

@@ -25,14 +25,14 @@ def test_constants_and_build():
 
 def test_settings_by_mode():
     fast, full = ds.train_settings("fast"), ds.train_settings("full")
-    assert fast["max_steps"] < full["max_steps"] and full["n_train"] == ds.N_TRAIN
-    memo = ds.train_settings("book", ds.MEMORISED)
-    assert memo["n_train"] == ds.N_MEMORISED and memo["max_steps"] == ds.MEMORISED_STEPS
-    assert {k: v for k, v in memo.items() if k not in ("n_train", "max_steps", "warmup_steps")} == {
-        k: v for k, v in full.items() if k not in ("n_train", "max_steps", "warmup_steps")
+    assert fast["steps"] < full["steps"] and full["n_train"] == ds.N_TRAIN
+    memo = ds.train_settings("book", name=ds.MEMORISED)
+    assert memo["n_train"] == ds.N_MEMORISED and memo["steps"] == ds.MEMORISED_STEPS
+    assert {k: v for k, v in memo.items() if k not in ("n_train", "steps", "warmup_steps")} == {
+        k: v for k, v in full.items() if k not in ("n_train", "steps", "warmup_steps")
     }
     with pytest.raises(ValueError, match="unknown value 'drums-small-x'"):
-        ds.train_settings("book", "drums-small-x")
+        ds.train_settings("book", name="drums-small-x")
     with pytest.raises(ValueError, match="unknown value 'slow'"):
         ds.train_settings("slow")
 
@@ -77,7 +77,7 @@ def test_recipe_writes_both_checkpoints_reproducibly(tmp_path):
         b, _, _ = ck.load(tmp_path / "b" / f"{name}.safetensors")
         assert all(torch.equal(a[k], b[k]) for k in a), name
         assert meta["objective"] == ds.objective_of(name)
-        assert meta["n_train"] == ds.train_settings("fast", name)["n_train"]
+        assert meta["n_train"] == ds.train_settings("fast", name=name)["n_train"]
         m = ds.train_model(ds.build(), name, "fast").state_dict()
         assert all(torch.equal(m[k].half(), a[k]) for k in a), name
 

@@ -34,7 +34,7 @@ def test_family_shape_and_sizes():
 def test_latents_sampling_and_decoding_with_small_networks():
     torch.manual_seed(0)
     codec = fam.build_codec().eval()
-    audio = fam._audio(fam.dataset(4))
+    audio = fam.clip_audio(fam.dataset(4))
     assert audio.shape == (4, 1, fam.LENGTH)
     z = fam.latents(audio, codec=codec)
     assert z.shape == (4, 16, fam.LENGTH // 512) and not z.requires_grad

@@ -13,7 +13,8 @@ import is still a dependency). Layers, from the bottom:
    ``diagnostics``
 4. trained model families: ``families.*``
 5. ``registry`` (finds the families), ``render`` (MIDI files through a family),
-   ``pipelines`` (the Audio Diffusion pipeline's call on chapter 4's family)
+   ``pipelines`` (the Audio Diffusion pipeline's call on chapter 4's family), ``export``
+   (reference networks as ONNX graphs)
 6. entry points: ``cli``, ``__main__``, the package itself
 
 A module may import its own layer or lower ones, never a higher one, and no set of modules
@@ -41,7 +42,7 @@ LAYERS: dict[str, int] = {
     "checkpoints": 3, "training": 3, "distributed": 3, "memory": 3, "codecs": 3,
     "diagnostics": 3,
     "families": 4,
-    "registry": 5, "render": 5, "pipelines": 5,
+    "registry": 5, "render": 5, "pipelines": 5, "export": 5,
     "cli": 6, "__main__": 6, "": 6,
 }  # fmt: skip
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 import torch
 
-from tutorial_lib import registry
+from tutorial_lib import families, registry
 
 
 @pytest.fixture(autouse=True)
@@ -73,25 +73,28 @@ def test_duplicates_and_bad_registrations():
 
 
 _FAMILY = """
-SR, LENGTH, CLASSES, CONFIG, SAMPLING = 8000, 100, None, {}, {"steps": 1}
+SR, LENGTH, CLASSES, CONFIG = 8000, 100, None, {}
+SAMPLING = {"steps": 1, "sampler": "euler"}
 RECIPE, DESCRIPTION = "fake-family", "A family found by listing its package."
 CHECKPOINTS = ("fake-a",)
 MODELS = {"fake-a": "Silence.", "fake-b": "Silence too."}
 
 
-def train_settings(mode): return {}
+def train_settings(mode):
+    return {"steps": 1, "batch": 2, "lr": 1e-3, "seed": 0, "n_train": 4, "ema_decay": 0.9,
+            "warmup_steps": 0}
 def dataset(n, split="train"): return None
 def build(config=None): return None
-def train(mode, out_dir, resume=False):
+def train(mode, out_dir, resume=False, *, device=None):
     path = out_dir / "fake-a.safetensors"
     path.write_bytes(b"x")
     return path
-def train_model(model, name, mode=None): return model
-def load(name): return None
-def sample(n, steps=None, sampler=None, seed=0, *, name="fake-a"):
+def train_model(model, name="fake-a", mode=None, *, device=None): return model
+def load(name="fake-a"): return None
+def sample(n, steps=None, sampler=None, seed=0, *, name="fake-a", device=None):
     import torch
     return torch.zeros(n, 1, LENGTH) + (0.5 if name == "fake-b" else 0.0), SR
-def evaluate(models, *, steps=None, seed=0): return {}
+def evaluate(models, *, n=4, steps=None, seed=0, device=None): return {}
 """
 
 
@@ -120,10 +123,106 @@ def test_families_are_found_by_listing_their_package(tmp_path, monkeypatch):
 
 
 def test_a_family_without_the_shape_is_named(tmp_path, monkeypatch):
-    broken = _FAMILY.replace("def evaluate(models, *, steps=None, seed=0): return {}", "")
+    broken = _FAMILY.replace("def evaluate(models, *, n=4, steps=None, seed=0, device=None): "
+                             "return {}", "")  # fmt: skip
+    assert broken != _FAMILY
     _family_package(tmp_path, monkeypatch, {"broken": broken})
-    with pytest.raises(ImportError, match=r"fake_families\.broken.*function evaluate"):
+    with pytest.raises(ImportError, match=r"(?s)fake_families\.broken.*function evaluate"):
         registry.recipes()
+
+
+def _checked(tmp_path, monkeypatch, text):
+    """check_family of a fake family module with the source ``text``."""
+    import importlib
+
+    _family_package(tmp_path, monkeypatch, {"drifted": text})
+    return families.check_family(importlib.import_module("fake_families.drifted"))
+
+
+def test_the_fake_family_has_the_whole_shape(tmp_path, monkeypatch):
+    assert _checked(tmp_path, monkeypatch, _FAMILY).RECIPE == "fake-family"
+
+
+# Today's drift (issue 28), planted one at a time in the fake family: each is refused with a
+# message that names the family, the function and the fix.
+DRIFT = {
+    "a positional extra": (
+        ('def dataset(n, split="train"):', 'def dataset(n, split="train", seconds=None):'),
+        r"drifted .*dataset\(n, split='train', seconds=None\) has the positional parameters "
+        r"\(n, split, seconds\)\. Fix: put seconds after `\*`",
+    ),
+    "parameters out of order": (
+        (
+            "def sample(n, steps=None, sampler=None, seed=0,",
+            "def sample(n, sampler=None, steps=None, seed=0,",
+        ),
+        r"sample\(.*\) has the positional parameters \(n, sampler, steps, seed\)\. Fix: take "
+        r"the positional parameters \(n, steps, sampler, seed\) in this order",
+    ),
+    "load without the default name": (
+        ('def load(name="fake-a"):', "def load(name):"),
+        r"load\(name\): name has the default none\. Fix: give it the default 'fake-a' \(the "
+        r"main checkpoint\)",
+    ),
+    "train_model with another default": (
+        ('def train_model(model, name="fake-a",', 'def train_model(model, name="fake-b",'),
+        r"train_model\(.*\): name has the default 'fake-b'\. Fix: give it the default 'fake-a'",
+    ),
+    "a default of another value": (
+        ("def train(mode, out_dir, resume=False,", "def train(mode, out_dir, resume=None,"),
+        r"train\(.*\): resume has the default None\. Fix: give it the default False",
+    ),
+    "no device": (
+        (
+            'def train_model(model, name="fake-a", mode=None, *, device=None):',
+            'def train_model(model, name="fake-a", mode=None):',
+        ),
+        r"train_model\(.*\) lacks the keyword-only device\. Fix: add it after `\*`",
+    ),
+    "evaluate with two clip counts": (
+        ("def evaluate(models, *, n=4,", "def evaluate(models, *, n=4, n_per_class=2,"),
+        r"evaluate\(.*\) counts its clips with \['n', 'n_per_class'\]\. Fix: one keyword-only",
+    ),
+    "evaluate with a positional count": (
+        ("def evaluate(models, *, n=4,", "def evaluate(models, n=4, *,"),
+        r"evaluate\(.*\) has the positional parameters \(models, n\)\. Fix: put n after",
+    ),
+    "**kwargs": (
+        ("def build(config=None):", "def build(config=None, **kwargs):"),
+        r"build\(config=None, \*\*kwargs\) takes \*args or \*\*kwargs\. Fix: name every",
+    ),
+    "train_settings with other keys": (
+        ('{"steps": 1, "batch": 2,', '{"max_steps": 1, "batch_size": 2,'),
+        r"train_settings\('fast'\) has steps \(int\): 'missing'; batch \(int\): 'missing'\. "
+        r"Fix: return every key",
+    ),
+    "train_settings with a wrong type": (
+        ('"lr": 1e-3,', '"lr": "1e-3",'),
+        r"train_settings\('fast'\) has lr \(float\): '1e-3'",
+    ),
+    "a sampler per objective": (
+        ('"sampler": "euler"}', '"sampler": {"rf": "euler"}}'),
+        r"SAMPLING\['sampler'\] is \{'rf': 'euler'\}\. Fix: a str",
+    ),
+    "no sampler": (
+        ('SAMPLING = {"steps": 1, "sampler": "euler"}', 'SAMPLING = {"steps": 1}'),
+        r"SAMPLING\['sampler'\] is missing\. Fix: a str",
+    ),
+    "SAMPLING not a dict": (
+        ('SAMPLING = {"steps": 1, "sampler": "euler"}', "SAMPLING = (1, 'euler')"),
+        r"SAMPLING is a tuple\. Fix: a dict",
+    ),
+}
+
+
+@pytest.mark.parametrize("drift", list(DRIFT))
+def test_check_family_refuses_drift(tmp_path, monkeypatch, drift):
+    (old, new), message = DRIFT[drift]
+    assert _FAMILY.count(old) == 1, old
+    with pytest.raises(TypeError, match="(?s)" + message) as err:
+        _checked(tmp_path, monkeypatch, _FAMILY.replace(old, new))
+    assert "family fake_families.drifted" in str(err.value)
+    assert "docs/FAMILIES.md" in str(err.value)
 
 
 def test_a_family_that_fails_to_import_is_named(tmp_path, monkeypatch):
@@ -188,10 +287,13 @@ def test_sample_checks_the_model_output():
 
 
 def test_device_reaches_a_family_that_takes_one_and_not_one_that_does_not(tmp_path, monkeypatch):
-    """registry.sample/run_recipe pass device= only to functions that take it; a family
-    written without one still runs on the CPU, and asking it for a GPU names the problem."""
+    """registry.sample/run_recipe pass device= only to functions that take it; a model
+    registered without one (families must take it: check_family) still runs on the CPU, and
+    asking it for a GPU names the problem."""
     _family_package(tmp_path, monkeypatch, {"fake": _FAMILY})
     audio, _ = registry.sample("fake-b", 2, device="cpu")
     assert float(audio.mean()) == 0.5
+    registry.register_model("plain", sample_ok, "Written without a device.")
+    assert registry.sample("plain", 2, device="cpu")[0].shape == (2, 1, 100)
     with pytest.raises(ValueError, match="device: .*without a device argument"):
-        registry.sample("fake-b", 2, device="cuda")
+        registry.sample("plain", 2, device="cuda")

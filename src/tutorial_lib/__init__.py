@@ -12,7 +12,7 @@ Topic modules (imported on first use, so ``import tutorial_lib`` does no work):
 ``vdiffusion``, ``models``, ``families``, ``training``, ``distributed``, ``memory``,
 ``checkpoints``, ``registry``, ``data``, ``mel``, ``codecs``, ``metrics``, ``tokens``,
 ``diagnostics``, ``exercises``, ``claims``, ``render``, ``cli``, ``note_metrics``,
-``pipelines``.
+``pipelines``, ``export``.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ _SUBMODULES = (
     "diagnostics",
     "distributed",
     "exercises",
+    "export",
     "families",
     "mel",
     "memory",

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from .._validate import check_choice, check_int, check_number, describe
-from . import _device, _drums
+from . import _common, _device, _drums
 
 __all__ = [
     "CHECKPOINTS",
@@ -87,7 +87,7 @@ CONFIG: dict[str, Any] = {"in_channels": 1, "channels": [32, 48, 64, 96], "block
                           "norm_groups": 8}  # fmt: skip
 #: Sampler defaults: 50 DDIM steps, deterministic (``eta = 0``), x0 estimates clamped to the
 #: image range [-1, 1] (diffusers' ``clip_sample``, on in the seed's DDIM scheduler).
-SAMPLING: dict[str, Any] = {"steps": 50, "eta": 0.0, "clip_x0": 1.0}
+SAMPLING: dict[str, Any] = {"sampler": "ddim", "steps": 50, "eta": 0.0, "clip_x0": 1.0}
 #: What the network predicts: ``"v"`` (diffusers' ``prediction_type="v_prediction"``), not the
 #: seed's ``"eps"``. An eps network's estimate of the picture at the noisiest steps is its
 #: noise error times ``1 / sqrt(abar)`` (160 at the last step of the linear schedule): the
@@ -186,11 +186,7 @@ def to_audio(x: Any, *, n_iter: int | None = None) -> Any:
 
 
 def _seeded_build(seed: int) -> Any:
-    import torch
-
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return build()
+    return _common.seeded(build, seed)
 
 
 def _trainer(settings: dict[str, Any], ckpt_dir: Path | None, device: Any = None) -> Any:
@@ -317,16 +313,9 @@ def _sampling(steps: Any, eta: Any) -> tuple[int, float]:
 def _batched(net: Any, fn: Any, *tensors: Any) -> Any:
     """``fn`` over slices of :data:`BATCH` items of ``tensors``, concatenated: each slice is
     moved to ``net``'s device and each result comes back to the CPU."""
-    import torch
-
     from ..config import device_of
 
-    dev = device_of(net)
-    n = tensors[0].shape[0]
-    parts = [
-        _device.to_cpu(fn(*(t[i : i + BATCH].to(dev) for t in tensors))) for i in range(0, n, BATCH)
-    ]
-    return torch.cat(parts)
+    return _common.batched(fn, BATCH, *tensors, device=device_of(net))
 
 
 def sample_images(
@@ -649,13 +638,8 @@ def evaluate(
         else:
             x = to_audio(sample_images(n, steps, seed, eta=eta, model=net, prediction=prediction,
                                        device=device))  # fmt: skip
-        ev = metrics.evaluate(e_test, metrics.embed(x, SR), reference=e_val, seed=seed)
         out[label] = {
-            "fd": float(ev["fd"].value),
-            "fd_floor": float(ev["fd_floor"].value),
-            "kid": float(ev["kid"].value),
-            "kid_floor": float(ev["kid_floor"].value),
-            "fd_ratio": float(ev["fd_ratio"]),
+            **_common.score_row(e_test, metrics.embed(x, SR), e_val, seed),
             "tail_db": float(np.median(metrics.tail_level_db(x))),
             "audio": x,
         }

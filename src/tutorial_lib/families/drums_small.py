@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .._validate import check_choice, check_int
-from . import _device, _drums
+from . import _common, _device, _drums
 
 __all__ = [
     "CHECKPOINTS",
@@ -46,6 +46,7 @@ __all__ = [
     "OBJECTIVES",
     "PREDICTION",
     "RECIPE",
+    "SAMPLERS_BY_OBJECTIVE",
     "SAMPLING",
     "SCALE",
     "SR",
@@ -77,11 +78,11 @@ PREDICTION = {"ddpm": "eps", "rf": "v", "ddpm-v": "v"}
 #: The :class:`~tutorial_lib.models.small.SmallConv1d` config of the reference models.
 CONFIG: dict[str, Any] = {"channels": 1, "width": 32, "mults": [1, 2, 3], "factor": 4,
                           "kernel_size": 5, "time_dim": 64, "patch": 8}  # fmt: skip
-#: Sampler defaults of :func:`sample`: 16 steps of DPM-Solver++(2M) for DDPM, Euler for the flow.
-SAMPLING: dict[str, Any] = {
-    "steps": 16,
-    "sampler": {"ddpm": "dpm++2m", "rf": "euler", "ddpm-v": "dpm++2m"},
-}
+#: Sampler defaults of :func:`sample`: 16 steps of DPM-Solver++(2M) for DDPM, Euler for the flow;
+#: ``"auto"``: each model's sampler follows its objective (:data:`SAMPLERS_BY_OBJECTIVE`).
+SAMPLING: dict[str, Any] = {"steps": 16, "sampler": "auto"}
+#: The sampler of each objective's models (``sample`` and ``evaluate`` with ``sampler=None``).
+SAMPLERS_BY_OBJECTIVE = {"ddpm": "dpm++2m", "rf": "euler", "ddpm-v": "dpm++2m"}
 #: The recipe (``tutorial-lib train drums-small``) and what it trains.
 RECIPE = "drums-small"
 DESCRIPTION = (
@@ -131,7 +132,7 @@ def alpha_bars() -> Any:
     return schedules.alpha_bar("linear", 1000)
 
 
-def train_settings(mode: str, name: str | None = None) -> dict[str, Any]:
+def train_settings(mode: str, *, name: str | None = None) -> dict[str, Any]:
     """Training settings by run mode (the same budget for every objective).
 
     ``name=MEMORISED`` gives the memorising model's: :data:`N_MEMORISED` clips,
@@ -148,7 +149,7 @@ def train_settings(mode: str, name: str | None = None) -> dict[str, Any]:
     n_train = 256 if mode == "fast" else N_TRAIN
     if name == MEMORISED:
         steps, n_train = (20 if mode == "fast" else MEMORISED_STEPS), N_MEMORISED
-    return {"max_steps": steps, "batch_size": 32, "lr": 2e-3, "ema_decay": 0.995,
+    return {"steps": steps, "batch": 32, "lr": 2e-3, "ema_decay": 0.995,
             "warmup_steps": min(100, steps // 10), "seed": 0, "n_train": n_train}  # fmt: skip
 
 
@@ -175,15 +176,12 @@ def build(config: dict[str, Any] | None = None) -> Any:
 def _trainer(
     name: str, mode: str, ckpt_dir: Path | None, progress: bool, device: Any = None
 ) -> Any:
-    import torch
 
     from .. import objectives, training
 
     objective = objective_of(name)
-    s = train_settings(mode, name)
-    with torch.random.fork_rng():  # the initial weights depend on the seed alone
-        torch.manual_seed(s["seed"])
-        model = build()
+    s = train_settings(mode, name=name)
+    model = _common.seeded(build, s["seed"])  # the initial weights depend on the seed alone
     schedule = alpha_bars()
 
     def loss_fn(net: Any, batch: Any) -> Any:
@@ -192,8 +190,8 @@ def _trainer(
         return objectives.rf_loss(net, batch, times="logit_normal")
 
     return training.Trainer(
-        model, loss_fn, _drums.batches(dataset(s["n_train"]), s["batch_size"], scale=SCALE),
-        max_steps=s["max_steps"], lr=s["lr"], ema_decay=s["ema_decay"],
+        model, loss_fn, _drums.batches(dataset(s["n_train"]), s["batch"], scale=SCALE),
+        max_steps=s["steps"], lr=s["lr"], ema_decay=s["ema_decay"],
         warmup_steps=s["warmup_steps"], seed=s["seed"], ckpt_dir=ckpt_dir,
         ckpt_every=500 if ckpt_dir else None, config=model.config, progress=progress,
         device=_device.resolve(device, mode),
@@ -231,12 +229,14 @@ def train(mode: str, out_dir: str | Path, resume: bool = False, *, device: Any =
         trainer.fit(resume=resume, overwrite=not resume)
         meta = {"recipe": RECIPE, "objective": objective, "mode": mode, "sr": SR,
                 "length": LENGTH, "scale": SCALE,
-                "n_train": train_settings(mode, name)["n_train"]}  # fmt: skip
+                "n_train": train_settings(mode, name=name)["n_train"]}  # fmt: skip
         trainer.export(path, dtype=torch.float16, metadata=meta)
     return paths[0]
 
 
-def train_model(model: Any, name: str, mode: str | None = None, *, device: Any = None) -> Any:
+def train_model(
+    model: Any, name: str = "drums-small-ddpm", mode: str | None = None, *, device: Any = None
+) -> Any:
     """Train ``model`` in place as the recipe trains ``name``, in ``mode`` (default ``tl.mode()``).
 
     It starts from the recipe's seeded initial weights (not ``model``'s), writes no file, and
@@ -255,7 +255,7 @@ def train_model(model: Any, name: str, mode: str | None = None, *, device: Any =
 
 
 @functools.lru_cache(maxsize=4)
-def load(name: str) -> Any:
+def load(name: str = "drums-small-ddpm") -> Any:
     """The reference model ``name`` (one of :data:`CHECKPOINTS`), in eval mode.
 
     Uses ``tl.checkpoints.load_or_train`` (trains in the current mode when the reference file
@@ -278,7 +278,8 @@ def _samples(net: Any, objective: str, n: int, steps: int | None, sampler: str |
 
     from .. import samplers
 
-    sampler = sampler or SAMPLING["sampler"][objective]
+    if sampler in (None, "auto"):
+        sampler = SAMPLERS_BY_OBJECTIVE[objective]
     check_choice(sampler, "sampler", samplers.SAMPLERS)
     family = samplers.SAMPLERS[sampler].family
     is_ddpm = objective != "rf"
@@ -366,13 +367,5 @@ def evaluate(
     out: dict[str, dict[str, Any]] = {}
     for label, net in models.items():
         x = _samples(_device.place(net, device), objective, n, steps, sampler, seed)
-        ev = metrics.evaluate(e_test, metrics.embed(x, SR), reference=e_val, seed=seed)
-        out[label] = {
-            "fd": float(ev["fd"].value),
-            "fd_floor": float(ev["fd_floor"].value),
-            "kid": float(ev["kid"].value),
-            "kid_floor": float(ev["kid_floor"].value),
-            "fd_ratio": float(ev["fd_ratio"]),
-            "audio": x,
-        }
+        out[label] = {**_common.score_row(e_test, metrics.embed(x, SR), e_val, seed), "audio": x}
     return out

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .._validate import check_choice, check_int
-from . import _device, _drums
+from . import _common, _device, _drums
 
 __all__ = [
     "BATCH",
@@ -86,7 +86,7 @@ CONFIG: dict[str, Any] = {
 #: spaced with ``rho = 3`` (more of them at low noise, where the last steps leave their errors
 #: as a noise floor) and classifier-free guidance ``w = 3``. Measured against even spacing and
 #: no guidance in ``benchmarks/bench_drums_unet.py`` (numbers in the registry and the chapter).
-SAMPLING: dict[str, Any] = {"steps": 30, "rho": 3.0, "guidance": 3.0}
+SAMPLING: dict[str, Any] = {"sampler": "vddim", "steps": 30, "rho": 3.0, "guidance": 3.0}
 #: Clips sampled per network batch by :func:`sample` and :func:`evaluate`: their memory does
 #: not grow with the number of clips (the starting noise of all clips is drawn first, so the
 #: clips do not depend on the batch size).
@@ -148,11 +148,7 @@ def dataset(n: int, split: str = "train") -> Any:
 
 def _seeded_build(seed: int) -> Any:
     """:func:`build` with initial weights that depend on ``seed`` alone."""
-    import torch
-
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return build()
+    return _common.seeded(build, seed)
 
 
 def _trainer(
@@ -325,6 +321,7 @@ def generate(
     steps: int | None = None,
     rho: float | None = None,
     guidance: float | None = None,
+    sampler: str | None = None,
 ) -> Any:
     """Drum hits from given starting noise: the family's v-DDIM on ``audio / SCALE``.
 
@@ -337,6 +334,7 @@ def generate(
         noise: the starting noise ``(B, 1, LENGTH)`` (standard normal).
         classes: ``None`` (unconditional) or ``B`` class names/labels.
         steps, rho, guidance: the sampler's settings (defaults: :data:`SAMPLING`).
+        sampler: ``None`` or ``"vddim"`` (the only sampler; so ``**SAMPLING`` can be passed).
 
     Returns:
         ``(B, 1, LENGTH)`` audio on the model's device.
@@ -345,6 +343,8 @@ def generate(
     """
     from .. import vdiffusion
 
+    if sampler is not None:
+        check_choice(sampler, "sampler", ("vddim",))
     sampling = _sampling(steps=steps, rho=rho, guidance=1.0 if classes is None else guidance)
     x = vdiffusion.sample(
         model, x_init=noise, class_labels=classes, clip_x0=1.0 / SCALE, **sampling
@@ -360,18 +360,14 @@ def _sample_batches(model: Any, n: int, labels: Any, seed: int, sampling: dict[s
     noise = torch.randn(n, 1, LENGTH, generator=gen)
     if labels is not None and not torch.is_tensor(labels):
         labels = list(labels)
-    parts = []
-    for start in range(0, n, BATCH):
-        part = slice(start, min(n, start + BATCH))
-        batch_labels = None if labels is None else labels[part]
-        x = generate(model, noise[part], batch_labels, **sampling)
-        parts.append(_device.to_cpu(x))
-    return torch.cat(parts)
+    return _common.batched(lambda z, lab: generate(model, z, lab, **sampling), BATCH, noise, labels)
 
 
 def _sampling(**given: Any) -> dict[str, Any]:
-    """:data:`SAMPLING` with the arguments that are not ``None`` put in."""
-    return {**SAMPLING, **{k: v for k, v in given.items() if v is not None}}
+    """:data:`SAMPLING`'s settings of ``tl.vdiffusion.sample`` (all but the sampler's name)
+    with the arguments that are not ``None`` put in."""
+    settings = {k: v for k, v in SAMPLING.items() if k != "sampler"}
+    return {**settings, **{k: v for k, v in given.items() if v is not None}}
 
 
 def evaluate(
@@ -441,17 +437,13 @@ def evaluate(
                 _sampling(steps=steps, rho=rho, guidance=guidance),
             )  # fmt: skip
         e_fake = metrics.embed(x, SR)
-        ev = metrics.evaluate(e_test, e_fake, reference=e_val, seed=seed)
+        scores = _common.score_row(e_test, e_fake, e_val, seed)
         cc = metrics.class_check(
             e_fake, requested, train=e_train, train_labels=train_ds.labels, test=e_test,
             test_labels=test_ds.labels, classes=CLASSES,
         )  # fmt: skip
         out[label] = {
-            "fd": float(ev["fd"].value),
-            "fd_floor": float(ev["fd_floor"].value),
-            "kid": float(ev["kid"].value),
-            "kid_floor": float(ev["kid_floor"].value),
-            "fd_ratio": float(ev["fd_ratio"]),
+            **scores,
             "class_accuracy": float(cc.accuracy),
             "real_accuracy": float(cc.real_accuracy),
             "per_class": dict(cc.per_class),

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .._validate import check_choice, check_int, check_number, describe
-from . import _device
+from . import _common, _device
 
 __all__ = [
     "CHECKPOINTS",
@@ -45,6 +45,7 @@ __all__ = [
     "book_codec",
     "build",
     "build_codec",
+    "clip_audio",
     "dataset",
     "decode",
     "encode",
@@ -140,8 +141,11 @@ def dataset(n: int, split: str = "train") -> Any:
     return data.notes(check_int(n, "n", min_value=1), split=split, sr=SR, families=["guitar"])
 
 
-def _audio(clips: Any) -> Any:
-    """Clips (a dataset or ``(n, 1, T)``) -> ``(n, 1, LENGTH)`` float32, zero-padded/trimmed."""
+def clip_audio(clips: Any) -> Any:
+    """Clips (a dataset or ``(n, 1, T)``) -> ``(n, 1, LENGTH)`` float32, zero-padded/trimmed.
+
+    Introduced in: book/05_latent_diffusion/05_01_latent_diffusion.ipynb
+    """
     import torch
     import torch.nn.functional as F
 
@@ -152,14 +156,6 @@ def _audio(clips: Any) -> Any:
     return F.pad(x, (0, LENGTH - x.shape[-1]))
 
 
-def _seeded(fn: Any, seed: int) -> Any:
-    import torch
-
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        return fn()
-
-
 def _codec_trainer(s: dict[str, Any], ckpt_dir: Path | None, device: Any = None) -> Any:
     from .. import training
 
@@ -168,8 +164,8 @@ def _codec_trainer(s: dict[str, Any], ckpt_dir: Path | None, device: Any = None)
         return (net(x) - net.features(x)).abs().mean()  # L1 of the log-magnitude STFT
 
     return training.Trainer(
-        _seeded(build_codec, s["seed"]), loss_fn,
-        training.random_batches(_audio(dataset(s["n_train"])), s["codec_batch"]),
+        _common.seeded(build_codec, s["seed"]), loss_fn,
+        training.random_batches(clip_audio(dataset(s["n_train"])), s["codec_batch"]),
         max_steps=s["codec_steps"], lr=s["codec_lr"], ema_decay=s["ema_decay"],
         warmup_steps=min(200, s["codec_steps"] // 10), ckpt_dir=ckpt_dir,
         ckpt_every=s["ckpt_every"] if ckpt_dir is not None else None, keep=2,
@@ -182,7 +178,7 @@ def _set_stats(codec: Any, n_train: int) -> Any:
     import torch
 
     with torch.no_grad():
-        z = _encode_raw(codec, _audio(dataset(n_train)))
+        z = _encode_raw(codec, clip_audio(dataset(n_train)))
         codec.latent_mean.copy_(z.mean(dim=(0, 2)))
         codec.latent_std.copy_(z.std(dim=(0, 2)).clamp_min(1e-4))
     return codec
@@ -231,7 +227,7 @@ def _latent_trainer(s: dict[str, Any], codec: Any, ckpt_dir: Path | None,
         return objectives.rf_loss(net, batch, times=kind)
 
     return training.Trainer(
-        _seeded(build, s["seed"]), loss_fn, training.random_batches(z, s["batch"]),
+        _common.seeded(build, s["seed"]), loss_fn, training.random_batches(z, s["batch"]),
         max_steps=s["steps"], lr=s["lr"], ema_decay=s["ema_decay"],
         warmup_steps=s["warmup_steps"], ckpt_dir=ckpt_dir,
         ckpt_every=s["ckpt_every"] if ckpt_dir is not None else None, keep=2,
@@ -320,13 +316,19 @@ def train(mode: str, out_dir: str | Path, resume: bool = False, *, device: Any =
     return path
 
 
-def train_model(model: Any, name: str = "guitar-latent", mode: str | None = None) -> Any:
-    """Train ``model`` in place as the recipe trains ``name`` (writes no file).
+def train_model(
+    model: Any, name: str = "guitar-latent", mode: str | None = None, *, device: Any = None
+) -> Any:
+    """Train ``model`` in place as the recipe trains ``name`` (writes no file); ``device``:
+    where it trains (``None``/``"auto"``: the GPU in ``full`` mode, else the CPU).
 
     Introduced in: book/05_latent_diffusion/05_01_latent_diffusion.ipynb
     """
     check_choice(name, "name", list(CHECKPOINTS))
-    trained = train_codec(mode) if name == "guitar-codec" else train_latent(load_codec(), mode)
+    if name == "guitar-codec":
+        trained = train_codec(mode, device=device)
+    else:
+        trained = train_latent(load_codec(), mode, device=device)
     model.load_state_dict(trained.state_dict())
     return model
 
@@ -378,7 +380,7 @@ def encode(audio: Any, *, codec: Any = None) -> Any:
 
     Introduced in: book/05_latent_diffusion/05_01_latent_diffusion.ipynb
     """
-    return _encode_raw(load_codec() if codec is None else codec.eval(), _audio(audio))
+    return _encode_raw(load_codec() if codec is None else codec.eval(), clip_audio(audio))
 
 
 def latents(audio: Any, *, codec: Any = None, standardize: bool = True) -> Any:
@@ -484,7 +486,7 @@ def reconstruction_scores(clips: Any, *, codec: Any = None) -> dict[str, float]:
 
     from .. import metrics
 
-    x = _audio(clips)
+    x = clip_audio(clips)
     y = decode(encode(x, codec=codec), codec=codec, standardized=False)
     kw = dict(n_fft=1024, hop_length=256)
     return {
@@ -515,8 +517,8 @@ def evaluate(
     from .. import metrics
 
     n = check_int(n, "n", min_value=2)
-    e_test = metrics.embed(_audio(dataset(n, "test")), SR)
-    val = _audio(dataset(n, "validation"))
+    e_test = metrics.embed(clip_audio(dataset(n, "test")), SR)
+    val = clip_audio(dataset(n, "validation"))
     e_val = metrics.embed(val, SR)
     entries: dict[str, Any] = dict(models)
     if ceiling:
@@ -528,10 +530,7 @@ def evaluate(
         else:
             x = decode(sample_latents(n, steps, sampler, seed, model=net, device=device),
                        codec=codec)  # fmt: skip
-        ev = metrics.evaluate(e_test, metrics.embed(x, SR), reference=e_val, seed=seed)
-        out[label] = {"fd": float(ev["fd"].value), "fd_floor": float(ev["fd_floor"].value),
-                      "kid": float(ev["kid"].value), "kid_floor": float(ev["kid_floor"].value),
-                      "audio": x}  # fmt: skip
+        out[label] = {**_common.score_row(e_test, metrics.embed(x, SR), e_val, seed), "audio": x}
     return out
 
 
@@ -568,7 +567,7 @@ def fit_latents(
     z = z.float()
     mean, std = z.mean(dim=(0, 2)), z.std(dim=(0, 2)).clamp_min(1e-4)
     config = {**CONFIG, "in_channels": int(z.shape[1])}
-    net = _seeded(lambda: build(config), seed)
+    net = _common.seeded(lambda: build(config), seed)
     frames = int(z.shape[-1])
     padded = -(-frames // net.multiple) * net.multiple
     data = F.pad((z - mean[:, None]) / std[:, None], (0, padded - frames))

@@ -44,7 +44,7 @@ import numpy as np
 
 from .. import tokens as tk
 from .._validate import check_choice, check_int, check_number, describe
-from . import _device
+from . import _common, _device
 
 __all__ = [
     "CHECKPOINTS",
@@ -321,17 +321,14 @@ def _trainer(
     device: Any = None,
     config: dict[str, Any] | None = None,
 ) -> Any:
-    import torch
 
     from .. import training
 
     ds = dataset(s["n_train"])
     feats = features(ds)
     notes = [notes_of(ds, i) for i in range(len(ds))]
-    with torch.random.fork_rng():
-        torch.manual_seed(s["seed"])
-        config = _config(name) if config is None else config
-        net = build(config)
+    config = _config(name) if config is None else config
+    net = _common.seeded(lambda: build(config), s["seed"])
 
     def loss_fn(model: Any, batch: dict[str, Any]) -> Any:
         return loss(model, batch, prediction=s["prediction"], norm=s["loss"])
