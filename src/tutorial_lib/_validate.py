@@ -39,14 +39,33 @@ def describe(x: Any) -> str:
     return f"{type(x).__name__} {x!r:.60}"
 
 
-def _is_tensor(x: Any) -> bool:
-    return type(x).__module__.startswith("torch")
+def is_tensor(x: Any) -> bool:
+    """Whether ``x`` is a torch tensor (without importing torch)."""
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
+
+
+def to_numpy(x: Any, dtype: Any = None, *, float_tensors: bool = False) -> np.ndarray:
+    """A NumPy array of an array or tensor (a tensor detached, on the CPU).
+
+    ``dtype`` converts (a tensor in torch first, so bfloat16 and half tensors work);
+    ``float_tensors=True`` makes a tensor float32 and leaves an array's dtype as it is.
+    """
+    if is_tensor(x):
+        x = x.detach().cpu()
+        if x.is_complex():
+            x = x.resolve_conj()  # a conjugate view has no NumPy array
+        if dtype is not None or float_tensors:
+            import torch
+
+            x = x.to(getattr(torch, np.dtype(dtype or np.float32).name))
+        return x.numpy()
+    return np.asarray(x, dtype=dtype)
 
 
 def check_finite(x: Any, name: str) -> None:
     """Raise ``ValueError`` if the array/tensor ``x`` holds NaN or Inf (a tensor on the
     ``meta`` device has no values to check)."""
-    if _is_tensor(x):
+    if is_tensor(x):
         import torch
 
         if x.device.type == "meta":
@@ -112,12 +131,12 @@ def check_audio(
     ``mono=True`` requires one channel, ``mono=False`` requires two (stereo); ``None`` allows
     either. ``min_samples`` is the least number of samples along the last axis.
     """
-    if not (_is_tensor(x) or isinstance(x, np.ndarray)):
+    if not (is_tensor(x) or isinstance(x, np.ndarray)):
         raise TypeError(
             f"{name}: expected a numpy array or torch tensor of audio samples, got {describe(x)}. "
             f"Fix: convert it with np.asarray({name}) or torch.as_tensor({name})."
         )
-    if x.dtype.is_complex if _is_tensor(x) else np.iscomplexobj(x):
+    if x.dtype.is_complex if is_tensor(x) else np.iscomplexobj(x):
         raise TypeError(
             f"{name}: expected real audio samples, got a complex {describe(x)}. "
             f"Fix: take .real, or the magnitude with abs()."

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_number, describe
+from ._validate import check_number, describe, is_tensor, to_numpy
 
 __all__ = ["CheckResult", "check", "check_function", "compare"]
 
@@ -72,10 +72,6 @@ def _verdict(passed: bool, message: str) -> CheckResult:
     return CheckResult(passed, message)
 
 
-def _is_tensor(x: Any) -> bool:
-    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
-
-
 def _is_number(x: Any) -> bool:
     return isinstance(x, numbers.Number) and not isinstance(x, bool)
 
@@ -87,7 +83,7 @@ def _is_bool(x: Any) -> bool:
 def _kind(x: Any) -> str:
     if x is None:
         return "None"
-    if _is_tensor(x):
+    if is_tensor(x):
         return "a torch.Tensor"
     if isinstance(x, np.ndarray):
         return "a numpy array"
@@ -108,19 +104,11 @@ def _scalar_value(x: Any) -> Any | None:
         return None
     if _is_number(x):
         return x.item() if isinstance(x, np.generic) else x
-    if _is_tensor(x) and x.ndim == 0:
+    if is_tensor(x) and x.ndim == 0:
         return None if str(x.dtype) == "torch.bool" else x.item()
     if isinstance(x, np.ndarray) and x.ndim == 0:
         return None if x.dtype == np.bool_ else x.item()
     return None
-
-
-def _to_np(x: Any) -> np.ndarray:
-    if _is_tensor(x):
-        return (
-            x.detach().cpu().resolve_conj().numpy() if x.is_complex() else x.detach().cpu().numpy()
-        )
-    return np.asarray(x)
 
 
 def _dtype_family(arr: np.ndarray) -> str:
@@ -140,8 +128,8 @@ def _fmt_index(idx: tuple[int, ...]) -> str:
 
 
 def _compare_arrays(a_obj: Any, e_obj: Any, where: str, rtol: float, atol: float) -> str | None:
-    a = _to_np(a_obj)
-    e = _to_np(e_obj)
+    a = to_numpy(a_obj)
+    e = to_numpy(e_obj)
     if a.shape != e.shape:
         hint = ""
         if a.size == e.size:
@@ -255,7 +243,7 @@ def compare(
     if e_scalar is not None:
         a_scalar = _scalar_value(answer)
         if a_scalar is None:
-            if _is_tensor(answer) or isinstance(answer, np.ndarray):
+            if is_tensor(answer) or isinstance(answer, np.ndarray):
                 shape = tuple(answer.shape)
                 hint = " (use .item() or .squeeze())." if int(np.prod(shape)) == 1 else "."
                 return (
@@ -280,9 +268,9 @@ def compare(
         if answer.strip().lower() == expected.strip().lower():
             return f"{where}almost: check capitals and spaces."
         return f"{where}the text is not the expected answer."
-    if _is_tensor(expected) or isinstance(expected, np.ndarray):
-        want_tensor = _is_tensor(expected)
-        if want_tensor and not _is_tensor(answer):
+    if is_tensor(expected) or isinstance(expected, np.ndarray):
+        want_tensor = is_tensor(expected)
+        if want_tensor and not is_tensor(answer):
             fix = (
                 " Fix: torch.as_tensor(...)."
                 if isinstance(answer, (np.ndarray, list, tuple))
@@ -291,7 +279,7 @@ def compare(
             return f"{where}wrong type: expected a torch.Tensor, got {_kind(answer)}.{fix}"
         if not want_tensor and not isinstance(answer, np.ndarray):
             fix = (
-                " Fix: .detach().cpu().numpy()." if _is_tensor(answer) else " Fix: np.asarray(...)."
+                " Fix: .detach().cpu().numpy()." if is_tensor(answer) else " Fix: np.asarray(...)."
             )
             return f"{where}wrong type: expected a numpy array, got {_kind(answer)}.{fix}"
         return _compare_arrays(answer, expected, where, rtol, atol)

@@ -58,6 +58,8 @@ from ._validate import (
     check_number,
     check_sample_rate,
     describe,
+    is_tensor,
+    to_numpy,
 )
 
 __all__ = [
@@ -99,16 +101,6 @@ _MEAN_SHIFT_DB = 50.0
 # --------------------------------------------------------------------------------------------
 # The embedding
 # --------------------------------------------------------------------------------------------
-def _is_tensor(x: Any) -> bool:
-    return type(x).__module__.startswith("torch")
-
-
-def _np(x: Any) -> np.ndarray:
-    if _is_tensor(x):
-        return x.detach().cpu().float().numpy()
-    return np.asarray(x, dtype=np.float32)
-
-
 def _clips(x: Any, sr: int | None, name: str) -> tuple[list[np.ndarray], int]:
     """Audio sets as a list of float32 arrays ``(C, T)`` and one sample rate in Hz.
 
@@ -117,7 +109,7 @@ def _clips(x: Any, sr: int | None, name: str) -> tuple[list[np.ndarray], int]:
     """
     ds_sr = getattr(x, "sr", None)
     if ds_sr is not None and hasattr(x, "__getitem__") and hasattr(x, "__len__"):
-        clips = [_np(x[i]["audio"]) for i in range(len(x))]
+        clips = [to_numpy(x[i]["audio"], np.float32) for i in range(len(x))]
         return [c[None] if c.ndim == 1 else c for c in clips], int(ds_sr)
     if sr is None:
         raise ValueError(
@@ -125,7 +117,7 @@ def _clips(x: Any, sr: int | None, name: str) -> tuple[list[np.ndarray], int]:
             f"sr=16000 (datasets from tl.data carry their own)."
         )
     sr = check_sample_rate(sr, "sr")
-    if _is_tensor(x) or isinstance(x, np.ndarray):
+    if is_tensor(x) or isinstance(x, np.ndarray):
         if x.ndim != 3:
             raise ValueError(
                 f"{name}: expected a batch of audio (B, C, T), a list of clips or a dataset, "
@@ -133,7 +125,7 @@ def _clips(x: Any, sr: int | None, name: str) -> tuple[list[np.ndarray], int]:
                 f"{name}[:, None, :]; 2-D arrays are read as embeddings (N, D) by the metrics."
             )
         check_audio(x, name, batch=True)
-        arr = _np(x)
+        arr = to_numpy(x, np.float32)
         return [arr[i] for i in range(arr.shape[0])], sr
     if isinstance(x, (list, tuple)):
         if len(x) == 0:
@@ -141,7 +133,7 @@ def _clips(x: Any, sr: int | None, name: str) -> tuple[list[np.ndarray], int]:
         out = []
         for i, c in enumerate(x):
             check_audio(c, f"{name}[{i}]")
-            a = _np(c)
+            a = to_numpy(c, np.float32)
             out.append(a[None] if a.ndim == 1 else a)
         return out, sr
     raise TypeError(
@@ -246,8 +238,8 @@ def embed(
 
 def _embeddings(x: Any, sr: int | None, name: str) -> np.ndarray:
     """2-D arrays are embeddings ``(N, D)``; anything else is audio, embedded here."""
-    if (_is_tensor(x) or isinstance(x, np.ndarray)) and x.ndim == 2:
-        e = _np(x).astype(np.float64)
+    if (is_tensor(x) or isinstance(x, np.ndarray)) and x.ndim == 2:
+        e = to_numpy(x, np.float32).astype(np.float64)
         if not np.all(np.isfinite(e)):
             raise ValueError(f"{name}: the embeddings hold NaN or Inf values.")
         return e
@@ -526,7 +518,7 @@ def _paired_spectra(
     batched = x_ref.ndim == 3
 
     def as_bct(x: Any) -> Any:
-        t = torch.as_tensor(_np(x), dtype=torch.float32)
+        t = torch.as_tensor(to_numpy(x, np.float32), dtype=torch.float32)
         return t.reshape(1, 1, -1) if t.ndim == 1 else (t[None] if t.ndim == 2 else t)
 
     ref, est = as_bct(x_ref), as_bct(x_est)
@@ -890,7 +882,7 @@ def tail_level_db(
     frame = check_int(frame, "frame", min_value=1)
     share = check_number(share, "share", low=0.0, high=1.0, low_open=True)
     floor_db = check_number(floor_db, "floor_db")
-    a = _np(x)
+    a = to_numpy(x, np.float32)
     if a.ndim == 3:
         a = a.mean(axis=1)
     if a.ndim != 2 or a.shape[-1] < frame:

@@ -23,6 +23,8 @@ from ._validate import (
     check_number,
     check_sample_rate,
     describe,
+    is_tensor,
+    to_numpy,
 )
 
 __all__ = [
@@ -37,16 +39,6 @@ __all__ = [
     "loss_curves",
     "audio_panel",
 ]
-
-
-def _is_tensor(x: Any) -> bool:
-    return type(x).__module__.startswith("torch")
-
-
-def _np(x: Any) -> np.ndarray:
-    if _is_tensor(x):
-        return x.detach().cpu().float().numpy()
-    return np.asarray(x)
 
 
 def _get_ax(ax: Any, figsize: tuple[float, float] | None = None) -> Any:
@@ -66,7 +58,7 @@ def _get_ax(ax: Any, figsize: tuple[float, float] | None = None) -> Any:
 
 
 def _check_clip(x: Any, name: str = "x") -> None:
-    if (_is_tensor(x) or isinstance(x, np.ndarray)) and x.ndim == 3:
+    if (is_tensor(x) or isinstance(x, np.ndarray)) and x.ndim == 3:
         raise ValueError(
             f"{name}: expected one clip (T,) or (C, T), got a batch {describe(x)}. "
             f"Fix: plot one clip, e.g. {name}[0]."
@@ -92,7 +84,7 @@ def waveform(x: Any, sr: int, *, ax: Any = None, title: str | None = None) -> An
     _check_clip(x)
     sr = check_sample_rate(sr, "sr")
     ax = _get_ax(ax)
-    y = _np(x).astype(np.float64)
+    y = to_numpy(x, float_tensors=True).astype(np.float64)
     y = y[None] if y.ndim == 1 else y
     n_ch, n = y.shape
     names = ["left", "right"] if n_ch == 2 else [f"channel {i}" for i in range(n_ch)]
@@ -166,7 +158,7 @@ def spectrogram(
     n_fft = check_int(n_fft, "n_fft", min_value=2)
     hop_length = check_int(hop_length, "hop_length", min_value=1)
     ax = _get_ax(ax)
-    y = _np(x).astype(np.float32).reshape(-1)
+    y = to_numpy(x, float_tensors=True).astype(np.float32).reshape(-1)
     if kind == "mel":
         n_mels = check_int(n_mels, "n_mels", min_value=1)
         S = audio.mel_spectrogram(
@@ -270,7 +262,7 @@ def mel_image(
 
     sr = check_sample_rate(sr, "sr")
     hop_length = check_int(hop_length, "hop_length", min_value=1)
-    arr = _np(image)
+    arr = to_numpy(image, float_tensors=True)
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 2:
@@ -322,7 +314,7 @@ def mel_frames(
     """
     from . import audio
 
-    arr = _np(features).astype(np.float64)
+    arr = to_numpy(features, float_tensors=True).astype(np.float64)
     if arr.ndim == 3 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 2:
@@ -364,7 +356,11 @@ def piano_roll(
     """
     import matplotlib.pyplot as plt
 
-    arr = _np(notes).astype(np.float64).reshape(-1, 5) if np.size(_np(notes)) else np.zeros((0, 5))
+    arr = (
+        to_numpy(notes, float_tensors=True).astype(np.float64).reshape(-1, 5)
+        if np.size(to_numpy(notes, float_tensors=True))
+        else np.zeros((0, 5))
+    )
     ax = _get_ax(ax)
     programs = sorted({int(p) for p in arr[:, 4] if int(p) != drum_program})
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -394,7 +390,7 @@ def piano_roll(
 
 
 def _as_1d(values: Any, name: str) -> np.ndarray:
-    arr = _np(values) if _is_tensor(values) else np.asarray(values)
+    arr = to_numpy(values, float_tensors=True) if is_tensor(values) else np.asarray(values)
     if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
         raise TypeError(
             f"{name}: expected numbers (a list, numpy array or tensor), got {describe(values)}."
@@ -503,7 +499,7 @@ def loss_curves(
         data = history.as_dict()
     elif isinstance(history, Mapping):
         data = history
-    elif _is_tensor(history) or isinstance(history, (list, tuple, np.ndarray)):
+    elif is_tensor(history) or isinstance(history, (list, tuple, np.ndarray)):
         data = {"loss": history}
     else:
         raise TypeError(

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validate import check_int, check_number
+from ._validate import check_int, check_number, to_numpy
 
 __all__ = [
     "DRUM",
@@ -153,17 +153,13 @@ class Vocabulary:
 ORIGINAL = Vocabulary(steps_per_second=100, segment_seconds=5.12, velocity_bins=1, max_tokens=2048)
 
 
-def _as_array(x: Any) -> Any:
-    return x.detach().cpu().numpy() if hasattr(x, "detach") else x
-
-
 def check_notes(notes: Any, name: str = "notes") -> np.ndarray:
     """Validate notes ``(K, 5)`` (start_s, end_s, pitch, velocity, program); float64 copy.
 
     Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
     """
     try:
-        arr = np.array(_as_array(notes), dtype=np.float64)
+        arr = np.array(to_numpy(notes), dtype=np.float64)
     except (TypeError, ValueError) as e:
         raise TypeError(
             f"{name}: expected an array (K, 5) of numbers, got {type(notes).__name__}"
@@ -482,7 +478,7 @@ def from_tracks(notes: Any, programs: dict[str, int]) -> np.ndarray:
     """
     from .data.midi import MIDI_TRACKS
 
-    arr = np.array(_as_array(notes), dtype=np.float64).reshape(-1, 5)
+    arr = np.array(to_numpy(notes), dtype=np.float64).reshape(-1, 5)
     out = arr.copy()
     for k, track in enumerate(MIDI_TRACKS):
         out[arr[:, 4] == k, 4] = DRUM if track == "drums" else programs[track]
