@@ -17,6 +17,21 @@ Run (about 15 min on 2 CPU cores with the defaults):
 ``--weights DIR`` scores ``DIR/drums-unet.safetensors`` and ``DIR/drums-unet-short.safetensors``
 instead of the shipped files; ``--register`` then copies them into the package with
 ``tl.checkpoints.add_reference`` and stores the measured numbers as their ``metric``.
+
+Quality against training steps: ``--curve LABEL=DIR`` scores every checkpoint of a run in
+``DIR`` (the recipe's exported ``drums-unet*.safetensors``, or the trainer's resumable
+``step_*.safetensors``, whose EMA weights are used), at the steps ``--curve-steps`` (default:
+all), and stores them as ``curve[LABEL]``. A part measured earlier (``--skip-main --out
+part.json``, e.g. while a run still trains) is merged with ``--merge part.json``; entries
+not measured again (``previous``, ``curve``) are carried over from the registered metric::
+
+    # the constant-learning-rate run (the reference before the cosine decay), its five files:
+    .venv/bin/python benchmarks/bench_drums_unet.py --skip-main --curve constant=runs/du-scale \
+        --out runs/curve-constant.json
+    # the cosine run, registered with its curve and the part above:
+    .venv/bin/python benchmarks/bench_drums_unet.py --weights runs/du-cos \
+        --curve cosine=runs/du-cos/keep --curve-steps 1500 3000 4500 \
+        --merge runs/curve-constant.json --register
 """
 
 from __future__ import annotations
@@ -32,11 +47,46 @@ GRID = ((1.0, 1.0), (3.0, 1.0), (1.0, 3.0), (3.0, 3.0))
 
 
 def _load(path: Path) -> Any:
+    """A network from an exported checkpoint, or from a trainer's (its EMA weights)."""
     import tutorial_lib as tl
 
     model = tl.families.drums_unet.build()
-    tl.checkpoints.load_into(model, path, config=tl.families.drums_unet.CONFIG)
+    if path.name.startswith("step_"):
+        from safetensors.torch import load_file
+
+        state = load_file(str(path))
+        model.load_state_dict({k[4:]: v.float() for k, v in state.items() if k.startswith("ema.")})
+    else:
+        tl.checkpoints.load_into(model, path, config=tl.families.drums_unet.CONFIG)
     return model.float().eval()
+
+
+def _steps_of(tl: Any, path: Path) -> int:
+    if path.name.startswith("step_"):
+        return int(path.stem.split("_")[1])
+    return int(tl.checkpoints.load(path)[2]["steps"])
+
+
+def _curve(tl: Any, folder: Path, n: int, steps: list[int] | None) -> list[dict[str, Any]]:
+    """Every checkpoint of a run in ``folder`` (at ``steps``, or all), scored as the pair is."""
+    files = sorted(folder.glob("drums-unet*.safetensors")) + sorted(
+        folder.glob("step_*.safetensors")
+    )
+    chosen = {}
+    for f in files:
+        k = _steps_of(tl, f)
+        if steps is None or k in steps:
+            chosen.setdefault(k, f)
+    if not chosen:
+        raise SystemExit(f"--curve: no checkpoints at steps {steps} in {folder}")
+    nets = {k: _load(f) for k, f in sorted(chosen.items())}
+    res = tl.families.drums_unet.evaluate({str(k): v for k, v in nets.items()}, n_per_class=n)
+    rows = [{"steps": k, **_row(res[str(k)])} for k in sorted(chosen)]
+    for r in rows:
+        print(
+            f"curve {folder}: {r['steps']:>5} steps FD {r['fd']:.1f} class {r['class_accuracy']:.2f}"
+        )
+    return rows
 
 
 def _previous(tl: Any, folder: Path, n: int) -> dict[str, Any]:
@@ -83,6 +133,14 @@ def main() -> None:
         help="folder with the pair the recipe wrote before the data were scaled (SCALE = 1): "
         "scored the same way and stored as the metric's 'previous' entry",
     )
+    parser.add_argument("--curve", action="append", default=[], metavar="LABEL=DIR",
+                        help="score every checkpoint of the run in DIR as curve[LABEL]")  # fmt: skip
+    parser.add_argument("--curve-steps", type=int, nargs="*", default=None,
+                        help="only these steps of the --curve runs")  # fmt: skip
+    parser.add_argument("--merge", type=Path, default=None,
+                        help="JSON of an earlier run of this script: its curve is merged in")  # fmt: skip
+    parser.add_argument("--skip-main", action="store_true",
+                        help="score only the --curve runs (with --out: a part for --merge)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="write the scores as JSON here")
     parser.add_argument(
         "--register",
@@ -92,7 +150,25 @@ def main() -> None:
     args = parser.parse_args()
     if args.register and args.weights is None:
         parser.error("--register needs --weights (the folder the recipe wrote).")
+    if args.register and args.skip_main:
+        parser.error("--register needs the main scores: leave out --skip-main.")
     tl.setup(seed=0)
+    n = args.n_per_class
+    curve = {}
+    if args.merge is not None:
+        curve.update(json.loads(args.merge.read_text()).get("curve", {}))
+    for spec in args.curve:
+        label, _, where = spec.partition("=")
+        if not label or not where:
+            parser.error(f"--curve: expected LABEL=DIR, got {spec!r}")
+        curve[label] = _curve(tl, Path(where), n, args.curve_steps)
+    if args.skip_main:
+        part = {"n_clips": 4 * n, "curve": curve}
+        print(json.dumps(part, indent=1))
+        if args.out is not None:
+            with tl.checkpoints.atomic_write(args.out, "w") as f:
+                json.dump(part, f, indent=1)
+        return
     folder = args.weights
     if folder is None:
         paths = {n: tl.checkpoints.reference(n).path for n in ("drums-unet", "drums-unet-short")}
@@ -100,7 +176,6 @@ def main() -> None:
         paths = {n: folder / f"{n}.safetensors" for n in ("drums-unet", "drums-unet-short")}
     reference, short = _load(paths["drums-unet"]), _load(paths["drums-unet-short"])
     sampling = tl.families.drums_unet.SAMPLING
-    n = args.n_per_class
     t0 = time.perf_counter()
     main_scores = tl.families.drums_unet.evaluate(
         {"untrained": tl.families.drums_unet.build(), "short": short, "reference": reference},
@@ -128,6 +203,8 @@ def main() -> None:
     }
     if previous is not None:
         scores["previous"] = previous
+    if curve:
+        scores["curve"] = curve
     print(json.dumps(scores, indent=1))
     if args.out is not None:
         with tl.checkpoints.atomic_write(args.out, "w") as f:
@@ -136,8 +213,9 @@ def main() -> None:
         _register(tl, paths, scores)
 
 
-#: Metric entries written by other scripts, carried over when the scores are re-registered.
-KEPT = ("autograd_memory",)
+#: Metric entries carried over when the scores are re-registered without measuring them
+#: again: written by other scripts (``autograd_memory``), or by this one on other runs.
+KEPT = ("autograd_memory", "previous", "curve")
 
 
 def _kept(tl: Any, name: str, weights_dir: Path | None = None) -> dict[str, Any]:
@@ -180,8 +258,9 @@ def _register(
         metric = {**common, "final_loss": meta["final_loss"], **flat(models[key]), **extra}
         # numbers other benchmarks store with this checkpoint (e.g. bench_autograd_memory.py)
         metric.update(_kept(tl, name, weights_dir))
-        if name == "drums-unet" and "previous" in scores:
-            metric["previous"] = scores["previous"]
+        for key in ("previous", "curve"):
+            if name == "drums-unet" and key in scores:
+                metric[key] = scores[key]
         if name == "drums-unet":
             for g, r in scores["reference_sampler_grid"].items():
                 metric[f"fd_{g}"] = r["fd"]

@@ -66,3 +66,40 @@ def test_register_writes_what_the_chapter_reads(tmp_path):
         and m["class_accuracy_rho3_w1"] == grid["rho3_w1"]["class_accuracy"]
     )
     assert short.metric["fd"] == 90 and "fd_short" not in short.metric
+
+
+def test_reregistering_keeps_what_was_not_measured_again(tmp_path):
+    """`previous` and `curve` measured once stay in the metric when a later run does not
+    measure them again (and are replaced when it does)."""
+    bench = _bench()
+    net = dm.build()
+    paths = {n: tl.checkpoints.save(tmp_path / f"{n}.safetensors", net, config=dm.CONFIG,
+                                    metadata={"steps": 6, "final_loss": 0.1})
+             for n in ("drums-unet", "drums-unet-short")}  # fmt: skip
+    grid = {f"rho{r:g}_w{w:g}": _row(10, 0.5) for r, w in bench.GRID}
+    base = {"sampling": dict(dm.SAMPLING), "n_clips": 8, "reference_sampler_grid": grid,
+            "models": {k: _row(10, 0.5) for k in ("untrained", "short", "reference")}}  # fmt: skip
+    curve = {"constant": [{"steps": 6, **_row(12, 0.4)}]}
+    wdir = tmp_path / "weights"
+    bench._register(tl, paths, {**base, "previous": {"x": 1}, "curve": curve}, weights_dir=wdir)
+    bench._register(tl, paths, base, weights_dir=wdir)
+    m = tl.checkpoints.reference("drums-unet", weights_dir=wdir).metric
+    assert m["previous"] == {"x": 1} and m["curve"] == curve
+    bench._register(tl, paths, {**base, "curve": {"cosine": []}}, weights_dir=wdir)
+    assert tl.checkpoints.reference("drums-unet", weights_dir=wdir).metric["curve"] == {
+        "cosine": []
+    }
+
+
+def test_curve_reads_a_trainers_checkpoint_by_its_ema_weights(tmp_path):
+    from safetensors.torch import save_file
+
+    bench = _bench()
+    net, other = dm.build(), dm.build()
+    state = {f"ema.{k}": v.contiguous() for k, v in net.state_dict().items()}
+    state.update({f"model.{k}": v.contiguous() for k, v in other.state_dict().items()})
+    save_file(state, str(tmp_path / "step_00001500.safetensors"))
+    loaded = bench._load(tmp_path / "step_00001500.safetensors")
+    for a, b in zip(loaded.state_dict().values(), net.state_dict().values(), strict=True):
+        assert torch.equal(a, b.float())
+    assert bench._steps_of(tl, tmp_path / "step_00001500.safetensors") == 1500
