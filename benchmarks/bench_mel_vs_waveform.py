@@ -31,6 +31,9 @@ Run (about 10 min on 2 CPU cores with the defaults):
     .venv/bin/python benchmarks/bench_mel_vs_waveform.py --weights runs/drums-mel \
         --previous runs/drums-mel-eps.safetensors --register
 
+``--waveform-only`` re-measures just the waveform U-Net's FD/KID rows (after chapter 3's
+reference was retrained) and stores them in the registered metric, keeping the rest.
+
 ``--register`` copies ``drums-mel.safetensors`` into the package with
 ``tl.checkpoints.add_reference`` and stores these numbers as its ``metric``: chapter 4's
 Section 5 prints them from there.
@@ -116,9 +119,18 @@ def measure(tl: Any, mel_path: Path, n: int, seed: int = 0) -> dict[str, Any]:
     out.update({k: mel_row[k] for k in ("fd", "fd_floor", "kid", "kid_floor", "tail_db")})
     out.update(_pictures(tl, mel_net, n, seed, mel_fam.PREDICTION))
     out.update({"fd_ceiling": ceiling["fd"], "kid_ceiling": ceiling["kid"]})
+    out.update(waveform_scores(tl, wave_net, n, seed))
+    return out
+
+
+def waveform_scores(tl: Any, wave_net: Any, n: int, seed: int = 0) -> dict[str, Any]:
+    """FD/KID of ``n`` clips of chapter 3's network against the mel route's real sets: guided by
+    class (the classes in turn, its own settings) and unconditional (``waveform_uncond_``)."""
+    mel_fam, wave_fam = tl.families.drums_mel, tl.families.drums_unet
     e_test = tl.metrics.embed(mel_fam.dataset(n, "test"))
     e_val = tl.metrics.embed(mel_fam.dataset(n, "validation"))
     classes = [wave_fam.CLASSES[i % len(wave_fam.CLASSES)] for i in range(n)]
+    out: dict[str, Any] = {}
     for key, labels, sampling in (
         ("waveform_", classes, dict(wave_fam.SAMPLING)),
         ("waveform_uncond_", None, {**wave_fam.SAMPLING, "guidance": 1.0}),
@@ -179,10 +191,25 @@ def main() -> None:
                         help="what the --previous network predicts (default: eps)")  # fmt: skip
     parser.add_argument("--register", action="store_true",
                         help="add the checkpoint of --weights to the package with these numbers")  # fmt: skip
+    parser.add_argument("--waveform-only", action="store_true",
+                        help="re-measure only the waveform U-Net's rows (after it was retrained) "
+                             "and store them in the registered drums-mel metric")  # fmt: skip
     args = parser.parse_args()
     if args.register and args.weights is None:
         parser.error("--register needs --weights (the folder the recipe wrote).")
     tl.setup(seed=0)
+    if args.waveform_only:
+        ref = tl.checkpoints.reference("drums-mel")
+        if int(ref.metric.get("n_clips", -1)) != args.n:
+            parser.error(
+                f"--waveform-only: the registered rows use --n {ref.metric.get('n_clips')}"
+            )
+        t0 = time.perf_counter()
+        rows = waveform_scores(tl, tl.families.drums_unet.load("drums-unet"), args.n)
+        steps = tl.checkpoints.reference("drums-unet").steps
+        print(json.dumps(rows, indent=1), f"({time.perf_counter() - t0:.0f} s)")
+        _register(tl, ref.path, {**ref.metric, **rows, "waveform_steps": steps})
+        return
     path = (tl.checkpoints.reference("drums-mel").path if args.weights is None
             else args.weights / "drums-mel.safetensors")  # fmt: skip
     t0 = time.perf_counter()
