@@ -110,8 +110,8 @@ def _previous(tl: Any, folder: Path, n: int) -> dict[str, Any]:
 
 
 def _row(r: dict[str, Any]) -> dict[str, Any]:
-    keep = ("fd", "fd_floor", "kid", "kid_floor", "fd_ratio", "class_accuracy", "real_accuracy",
-            "tail_db", "tail_db_real")  # fmt: skip
+    keep = ("fd", "fd_low", "fd_high", "fd_floor", "kid", "kid_floor", "fd_ratio",
+            "class_accuracy", "real_accuracy", "tail_db", "tail_db_real")  # fmt: skip
     return {**{k: r[k] for k in keep}, "per_class": r["per_class"]}
 
 
@@ -233,7 +233,8 @@ def _register(
     """Add both checkpoints to the registry (the package's, or ``weights_dir``) with the scores."""
 
     def flat(r: dict[str, Any], suffix: str = "") -> dict[str, float]:
-        out = {f"{k}{suffix}": r[k] for k in ("fd", "kid", "class_accuracy", "tail_db")}
+        keys = ("fd", "fd_low", "fd_high", "kid", "class_accuracy", "tail_db")
+        out = {f"{k}{suffix}": r[k] for k in keys if k in r}
         out.update({f"class_accuracy_{c}{suffix}": v for c, v in r["per_class"].items()})
         return out
 

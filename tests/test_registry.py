@@ -297,3 +297,17 @@ def test_device_reaches_a_family_that_takes_one_and_not_one_that_does_not(tmp_pa
     assert registry.sample("plain", 2, device="cpu")[0].shape == (2, 1, 100)
     with pytest.raises(ValueError, match="device: .*without a device argument"):
         registry.sample("plain", 2, device="cuda")
+
+
+def test_score_row_carries_fds_interval():
+    """Every family's FD row has the bootstrap interval the metrics appendix teaches, around it."""
+    import numpy as np
+
+    from tutorial_lib.families import _common
+
+    rng = np.random.default_rng(0)
+    real, val = rng.standard_normal((60, 8)), rng.standard_normal((60, 8))
+    fake = rng.standard_normal((60, 8)) + 0.5
+    row = _common.score_row(real, fake, val, seed=0)
+    assert row["fd_low"] <= row["fd"] <= row["fd_high"] and row["fd_low"] < row["fd_high"]
+    assert row["fd_ratio"] == row["fd"] / row["fd_floor"]

@@ -8,7 +8,8 @@ the FD/KID row of ``evaluate``.
   back on the CPU and concatenated (the clips do not depend on the batch size when the
   noise was drawn before);
 - :func:`score_row`: the distribution scores every waveform family's ``evaluate`` reports,
-  ``{"fd", "fd_floor", "kid", "kid_floor", "fd_ratio"}`` from ``tl.metrics.evaluate``.
+  ``{"fd", "fd_low", "fd_high", "fd_floor", "kid", "kid_floor", "fd_ratio"}`` from
+  ``tl.metrics.evaluate`` (``fd_low``/``fd_high``: its bootstrap interval).
 
 Introduced in: book/00_intro/how_this_book_works.md
 """
@@ -52,12 +53,15 @@ def batched(fn: Callable[..., Any], batch: int, *parts: Any, device: Any = None)
 
 def score_row(e_test: Any, e_fake: Any, e_val: Any, seed: int) -> dict[str, float]:
     """FD and KID of the embedded clips ``e_fake`` against the real test clips ``e_test``,
-    with the floor of two real sets (``e_val``) and ``fd / floor`` (``tl.metrics.evaluate``)."""
+    with the floor of two real sets (``e_val``), ``fd / floor`` and FD's 95 % bootstrap
+    interval ``fd_low``/``fd_high`` (``tl.metrics.evaluate``)."""
     from .. import metrics
 
     ev = metrics.evaluate(e_test, e_fake, reference=e_val, seed=seed)
     return {
         "fd": float(ev["fd"].value),
+        "fd_low": float(ev["fd"].low),
+        "fd_high": float(ev["fd"].high),
         "fd_floor": float(ev["fd_floor"].value),
         "kid": float(ev["kid"].value),
         "kid_floor": float(ev["kid_floor"].value),
