@@ -7,7 +7,7 @@ import is still a dependency). Layers, from the bottom:
    ``exercises``, ``claims``
 1. sound and pictures: ``audio``, ``plotting``, ``widgets``, ``mel``
 2. networks and data: ``models.*``, ``data.*``, ``tokens`` (notes as tokens)
-3. diffusion math, training and checkpoints: ``schedules``, ``objectives``, ``samplers``,
+3. diffusion math, training and checkpoints: ``schedules``, ``objectives``, ``samplers.*``,
    ``vdiffusion``, ``metrics``, ``checkpoints``, ``training``, ``distributed`` (the
    trainer's torchrun helpers), ``memory`` (a training step's peak memory), ``codecs``,
    ``diagnostics``
