@@ -98,3 +98,38 @@ def test_check_batch():
     check_batch(bad, "x")  # finiteness is only checked on request
     with pytest.raises(ValueError, match="x: holds 1 NaN"):
         check_batch(bad, "x", finite=True)
+
+
+def test_is_tensor_and_to_numpy_keep_dtypes_and_values():
+    assert v.is_tensor(torch.zeros(2)) and v.is_tensor(torch.nn.Parameter(torch.zeros(2)))
+    for other in (np.zeros(2), [0.0], torch.Size([2, 3]), torch.device("cpu"), None):
+        assert not v.is_tensor(other), other
+    for dtype in (torch.float16, torch.float32, torch.float64, torch.int64, torch.bool):
+        x = (torch.arange(6).reshape(2, 3) % 2).to(dtype)
+        out = v.to_numpy(x)
+        assert out.dtype == np.dtype(str(dtype).removeprefix("torch.")) and out.shape == (2, 3)
+        assert np.array_equal(out, x.numpy())
+    grad = torch.ones(3, requires_grad=True) * 2  # needs detaching
+    assert np.array_equal(v.to_numpy(grad), [2.0, 2.0, 2.0])
+    assert np.array_equal(v.to_numpy(torch.tensor([1 + 2j]).conj()), [1 - 2j])
+    arr = np.arange(4, dtype=np.int16)
+    assert v.to_numpy(arr) is arr and v.to_numpy([1, 2]).dtype == np.asarray([1, 2]).dtype
+    assert v.to_numpy(torch.ones(2, dtype=torch.bfloat16), np.float32).dtype == np.float32
+    assert v.to_numpy(torch.ones(2, dtype=torch.float64), float_tensors=True).dtype == np.float32
+
+
+def test_one_is_tensor_and_one_to_numpy_in_the_library():
+    """Modules import _validate's is_tensor/to_numpy instead of keeping private copies."""
+    import ast
+    from pathlib import Path
+
+    import tutorial_lib
+
+    copies = ("_is_tensor", "_to_numpy", "_np", "_to_np", "_as_array")
+    found = [
+        f"{path.name}: {node.name}"
+        for path in Path(tutorial_lib.__file__).parent.rglob("*.py")
+        for node in ast.parse(path.read_text(encoding="utf-8")).body
+        if isinstance(node, ast.FunctionDef) and node.name in copies
+    ]
+    assert not found, f"private copies of is_tensor/to_numpy: {found}; import them from _validate"

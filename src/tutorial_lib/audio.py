@@ -34,6 +34,8 @@ from ._validate import (
     check_number,
     check_sample_rate,
     describe,
+    is_tensor,
+    to_numpy,
 )
 
 __all__ = [
@@ -73,20 +75,9 @@ FULL_SCALE_NOTE = 0.01
 # --------------------------------------------------------------------------------------------
 # Small internal helpers
 # --------------------------------------------------------------------------------------------
-def _is_tensor(x: Any) -> bool:
-    return type(x).__module__.startswith("torch")
-
-
-def _to_numpy(x: Any) -> np.ndarray:
-    """A numpy view/copy of an array or tensor (detached, on the CPU)."""
-    if _is_tensor(x):
-        return x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
 def _like(result: np.ndarray, template: Any) -> Any:
     """Return ``result`` as the type of ``template`` (numpy stays numpy; tensors keep device)."""
-    if _is_tensor(template):
+    if is_tensor(template):
         import torch
 
         dtype = template.dtype if template.is_floating_point() else torch.float32
@@ -96,7 +87,7 @@ def _like(result: np.ndarray, template: Any) -> Any:
 
 
 def _check_float(x: Any, name: str) -> None:
-    floating = x.is_floating_point() if _is_tensor(x) else np.issubdtype(x.dtype, np.floating)
+    floating = x.is_floating_point() if is_tensor(x) else np.issubdtype(x.dtype, np.floating)
     if not floating:
         raise TypeError(
             f"{name}: expected float audio samples in [-1, 1], got {describe(x)}. "
@@ -218,7 +209,7 @@ def save(path: str | os.PathLike, x: Any, sr: int, *, subtype: str = "PCM_16") -
                 f"subtype: {subtype!r} is not valid for {fmt} files. Valid subtypes: "
                 f"{', '.join(sf.available_subtypes(fmt))}."
             )
-    data = _to_numpy(x).astype(np.float32)
+    data = to_numpy(x).astype(np.float32)
     data = _clip_with_warning(data, "x")
     data = data.T if data.ndim == 2 else data  # soundfile wants (T, C)
     if ext == "opus":
@@ -247,11 +238,11 @@ def resample(x: Any, sr_in: int, sr_out: int) -> Any:
     sr_in = check_sample_rate(sr_in, "sr_in")
     sr_out = check_sample_rate(sr_out, "sr_out")
     if sr_in == sr_out:
-        return x.clone() if _is_tensor(x) else np.array(x, copy=True)
+        return x.clone() if is_tensor(x) else np.array(x, copy=True)
     import librosa
 
     y = librosa.resample(
-        _to_numpy(x).astype(np.float32), orig_sr=sr_in, target_sr=sr_out, res_type="soxr_hq"
+        to_numpy(x).astype(np.float32), orig_sr=sr_in, target_sr=sr_out, res_type="soxr_hq"
     )
     return _like(y, x)
 
@@ -263,8 +254,8 @@ def to_mono(x: Any) -> Any:
     """
     check_audio(x, "x", batch=None)
     if x.ndim == 1:
-        return x.clone() if _is_tensor(x) else np.array(x, copy=True)
-    if _is_tensor(x):
+        return x.clone() if is_tensor(x) else np.array(x, copy=True)
+    if is_tensor(x):
         return x.mean(dim=-2, keepdim=True)
     return x.mean(axis=-2, keepdims=True).astype(x.dtype, copy=False)
 
@@ -286,10 +277,10 @@ def to_stereo(x: Any) -> Any:
             f"Fix: mix down first, e.g. tl.audio.to_mono(x), or pick two channels x[..., :2, :]."
         )
     if channels == 2:
-        return x.clone() if _is_tensor(x) else np.array(x, copy=True)
+        return x.clone() if is_tensor(x) else np.array(x, copy=True)
     reps = [1] * x.ndim
     reps[-2] = 2
-    if _is_tensor(x):
+    if is_tensor(x):
         return x.repeat(*reps)
     return np.tile(x, reps)
 
@@ -312,17 +303,17 @@ def fix_length(x: Any, length: int, *, align: str = "left") -> Any:
     check_choice(align, "align", ("left", "center", "right"))
     n = x.shape[-1]
     if n == length:
-        return x.clone() if _is_tensor(x) else np.array(x, copy=True)
+        return x.clone() if is_tensor(x) else np.array(x, copy=True)
     diff = abs(length - n)
     before = {"left": 0, "center": diff // 2, "right": diff}[align]
     after = diff - before
     if n > length:  # crop
         return (
             x[..., before : n - after].clone()
-            if _is_tensor(x)
+            if is_tensor(x)
             else x[..., before : n - after].copy()
         )
-    if _is_tensor(x):
+    if is_tensor(x):
         import torch.nn.functional as F
 
         return F.pad(x, (before, after))
@@ -332,7 +323,7 @@ def fix_length(x: Any, length: int, *, align: str = "left") -> Any:
 
 def _per_clip_reduce(x: Any, fn_np: Callable, fn_torch: Callable) -> Any:
     """Reduce over (C, T) per clip: a scalar for one clip, shape (B,) for a batch."""
-    if _is_tensor(x):
+    if is_tensor(x):
         flat = x.reshape(x.shape[0], -1) if x.ndim == 3 else x.reshape(1, -1)
         return fn_torch(flat)
     flat = x.reshape(x.shape[0], -1) if x.ndim == 3 else x.reshape(1, -1)
@@ -353,7 +344,7 @@ def _rms(x: Any) -> Any:
 
 def _apply_gain(x: Any, level: Any, target: float, what: str) -> Any:
     """Multiply each clip by ``target / level``; silent clips (level 0) stay as they are."""
-    level_np = np.asarray(_to_numpy(level), dtype=np.float64)
+    level_np = np.asarray(to_numpy(level), dtype=np.float64)
     silent = level_np <= 1e-12
     if np.any(silent):
         warnings.warn(
@@ -364,7 +355,7 @@ def _apply_gain(x: Any, level: Any, target: float, what: str) -> Any:
         )
     gain = np.where(silent, 1.0, target / np.where(silent, 1.0, level_np))
     shape = (-1, 1, 1) if x.ndim == 3 else ()
-    if _is_tensor(x):
+    if is_tensor(x):
         import torch
 
         g = torch.as_tensor(gain, dtype=x.dtype, device=x.device).reshape(shape)
@@ -398,7 +389,7 @@ def normalize_rms(x: Any, rms_db: float = -20.0) -> Any:
     _check_float(x, "x")
     target_db = check_number(rms_db, "rms_db", high=0.0)
     y = _apply_gain(x, _rms(x), 10.0 ** (target_db / 20.0), "the RMS")
-    peak = float(np.max(np.abs(_to_numpy(y)))) if y.shape[-1] else 0.0
+    peak = float(np.max(np.abs(to_numpy(y)))) if y.shape[-1] else 0.0
     if peak > 1.0:
         warnings.warn(
             f"normalize_rms: at {target_db:g} dB RMS the peak is {peak:.3g} > 1; playing or "
@@ -419,12 +410,12 @@ def rms_db(x: Any) -> Any:
     """
     check_audio(x, "x", batch=None)
     _check_float(x, "x")
-    r = np.asarray(_to_numpy(_rms(x)), dtype=np.float64)
+    r = np.asarray(to_numpy(_rms(x)), dtype=np.float64)
     with np.errstate(divide="ignore"):
         db = np.where(r > 0, 20.0 * np.log10(np.maximum(r, 1e-300)), -np.inf)
     if x.ndim < 3:
         return float(db[0])
-    return _like(db, x) if _is_tensor(x) else db
+    return _like(db, x) if is_tensor(x) else db
 
 
 # --------------------------------------------------------------------------------------------
@@ -524,7 +515,7 @@ def _stft_power(
     """|STFT|**power in torch: ``(..., T) -> (..., n_fft // 2 + 1, frames)`` (a tensor)."""
     import torch
 
-    xt = torch.as_tensor(x) if not _is_tensor(x) else x
+    xt = torch.as_tensor(x) if not is_tensor(x) else x
     if not xt.is_floating_point():
         xt = xt.float()
     lead = xt.shape[:-1]
@@ -577,7 +568,7 @@ def stft_db(
     check_sample_rate(sr, "sr")
     n_fft, hop_length = _check_spec_args(x, n_fft, hop_length, center, pad_mode)
     S = _stft_power(x, n_fft, hop_length, 2.0, center, pad_mode)
-    if not _is_tensor(x):
+    if not is_tensor(x):
         S = _like(S.cpu().numpy(), np.asarray(x))
     return power_to_db(S, ref=ref, top_db=top_db)
 
@@ -617,7 +608,7 @@ def mel_spectrogram(
     S = _stft_power(x, n_fft, hop_length, power, center, pad_mode)
     fb_t = torch.as_tensor(fb, dtype=S.dtype, device=S.device)
     mel = torch.matmul(fb_t, S)  # (n_mels, F) @ (..., F, N) -> (..., n_mels, N)
-    return mel if _is_tensor(x) else _like(mel.cpu().numpy(), np.asarray(x))
+    return mel if is_tensor(x) else _like(mel.cpu().numpy(), np.asarray(x))
 
 
 def power_to_db(
@@ -634,23 +625,21 @@ def power_to_db(
     """
     import torch
 
-    if not (_is_tensor(S) or isinstance(S, np.ndarray)):
+    if not (is_tensor(S) or isinstance(S, np.ndarray)):
         raise TypeError(
             f"S: expected a numpy array or torch tensor of power values, got {describe(S)}."
         )
     amin = check_number(amin, "amin", low=0.0, low_open=True)
     if top_db is not None:
         top_db = check_number(top_db, "top_db", low=0.0)
-    was_numpy = not _is_tensor(S)
+    was_numpy = not is_tensor(S)
     St = torch.as_tensor(S) if was_numpy else S
     if not St.is_floating_point():
         St = St.float()
     if St.is_complex():
         raise TypeError("S: expected real power values, got complex. Fix: pass S.abs()**2.")
     ref_value = ref(S) if callable(ref) else ref
-    ref_value = (
-        float(_to_numpy(ref_value)) if not isinstance(ref_value, (int, float)) else ref_value
-    )
+    ref_value = float(to_numpy(ref_value)) if not isinstance(ref_value, (int, float)) else ref_value
     if ref_value < 0:
         raise ValueError(f"ref: expected a non-negative reference power, got {ref_value:g}.")
     db = 10.0 * torch.log10(torch.clamp(St, min=amin))
@@ -722,10 +711,10 @@ def griffin_lim(
 
 def _prepare_playback(x: Any, sr: int, name: str, normalize: bool) -> tuple[np.ndarray, int]:
     """Validate a clip for playback; return float32 numpy ``(C, T)`` in [-1, 1] and ``sr``."""
-    if not (_is_tensor(x) or isinstance(x, np.ndarray)):
+    if not (is_tensor(x) or isinstance(x, np.ndarray)):
         if isinstance(x, (list, tuple)):
             x = np.asarray(x, dtype=np.float32)
-    if (_is_tensor(x) or isinstance(x, np.ndarray)) and x.ndim == 3:
+    if (is_tensor(x) or isinstance(x, np.ndarray)) and x.ndim == 3:
         raise ValueError(
             f"{name}: expected one clip (T,) or (C, T), got a batch {describe(x)}. "
             f"Fix: play one clip ({name}[0]) or several with "
@@ -734,7 +723,7 @@ def _prepare_playback(x: Any, sr: int, name: str, normalize: bool) -> tuple[np.n
     check_audio(x, name)
     _check_float(x, name)
     sr = check_sample_rate(sr, "sr")
-    arr = _to_numpy(x).astype(np.float32)
+    arr = to_numpy(x).astype(np.float32)
     if arr.ndim == 1:
         arr = arr[None]
     if arr.shape[0] > 2:
