@@ -135,6 +135,31 @@ def test_training_batches_and_loss(clips):
     assert (batches.padded[:, :64] == -1).all()
 
 
+def test_public_batches_are_the_recipes_and_refuse_bad_input(clips):
+    """fam.batches (chapter 6 trains its short run with it) is the recipe's batch function:
+    the same segments, tokens, drops and rolls for the same global seed; wrong input names
+    the argument."""
+    _, feats, notes = clips
+    torch.manual_seed(3)
+    got = fam.batches(feats, notes, 4)(0)
+    torch.manual_seed(3)
+    want = fam._Batches(feats, notes, 4, fam.P_DROP, roll=True)(0)
+    assert got.keys() == want.keys() == {"x", "context", "tokens", "drop", "roll"}
+    for key in want:
+        assert torch.equal(got[key], want[key]), key
+    assert "roll" not in fam.batches(feats, notes, 4, roll=False)(0)
+    torch.manual_seed(0)
+    assert fam.batches(feats, notes, 64, p_drop=1.0)(0)["drop"].all()
+    with pytest.raises(ValueError, match="feats"):
+        fam.batches(feats[:, : fam.FRAMES - 1], notes, 4)
+    with pytest.raises(ValueError, match="notes"):
+        fam.batches(feats, notes[:-1], 4)
+    with pytest.raises(ValueError, match="batch"):
+        fam.batches(feats, notes, 0)
+    with pytest.raises(ValueError, match="p_drop"):
+        fam.batches(feats, notes, 4, p_drop=1.5)
+
+
 def test_recipe_in_fast_mode_writes_both_checkpoints(tmp_path):
     path = fam.train("fast", tmp_path)
     assert path.name == "midi-synth.safetensors"

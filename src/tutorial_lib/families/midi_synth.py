@@ -291,6 +291,39 @@ class _Batches:
         return out
 
 
+def batches(
+    feats: Any, notes: list[Any], batch: int = BATCH, *, p_drop: float = P_DROP, roll: bool = True
+) -> Any:
+    """The recipe's training batches: a function ``step -> batch`` for ``tl.training.Trainer``.
+
+    Each batch holds ``batch`` random segments of :data:`FRAMES` frames cut from ``feats``
+    (``(N, frames, 128)``, e.g. :func:`features` of a training set): ``"x"`` the segment's
+    frames, ``"context"`` the frames just before it (silence before a clip's start),
+    ``"tokens"`` its notes (``notes[i]``: :func:`notes_of` of clip ``i``), ``"drop"`` which
+    examples lose notes and context together (probability ``p_drop``, for classifier-free
+    guidance) and, with ``roll``, the tokens' piano rolls (made ahead of the step; a network
+    built with ``roll=None``, :data:`ATTENTION_ONLY_CONFIG`, has no use for them). Random
+    draws use the global generator, which the trainer seeds from ``(seed, step)``.
+
+    Introduced in: book/06_midi_synthesis/06_01_midi_synthesis.ipynb
+    """
+    import torch
+
+    if not isinstance(feats, torch.Tensor) or feats.ndim != 3 or feats.shape[1] < FRAMES:
+        raise ValueError(
+            f"feats: expected features (N, frames >= {FRAMES}, n_mels), got {describe(feats)}. "
+            "Fix: pass features(dataset) of clips at least a segment long."
+        )
+    if not isinstance(notes, (list, tuple)) or len(notes) != feats.shape[0]:
+        raise ValueError(
+            f"notes: expected one note array per clip ({feats.shape[0]}), got {describe(notes)}. "
+            "Fix: [notes_of(ds, i) for i in range(len(ds))]."
+        )
+    batch = check_int(batch, "batch", min_value=1)
+    p_drop = check_number(p_drop, "p_drop", low=0.0, high=1.0)
+    return _Batches(feats, list(notes), batch, p_drop, roll=bool(roll))
+
+
 def loss(
     net: Any, batch: dict[str, Any], *, prediction: str | None = None, norm: str | None = None
 ) -> Any:
@@ -334,7 +367,8 @@ def _trainer(
         return loss(model, batch, prediction=s["prediction"], norm=s["loss"])
 
     return training.Trainer(
-        net, loss_fn, _Batches(feats, notes, s["batch"], s["p_drop"], roll=net.roll_vocab is not None),
+        net, loss_fn,
+        batches(feats, notes, s["batch"], p_drop=s["p_drop"], roll=net.roll_vocab is not None),
         max_steps=s["steps"], lr=s["lr"], ema_decay=s["ema_decay"],
         warmup_steps=s["warmup_steps"], ckpt_dir=ckpt_dir,
         ckpt_every=s["ckpt_every"] if ckpt_dir is not None else None, keep=2,
