@@ -1,8 +1,8 @@
 """Tests for tutorial_lib.families.midi_synth: the wiring (segment stitching, the batches and
 loss, the scores on the family's frame grid), training and the reference model (the
 NoteDecoder network is tested in test_note_decoder.py, MelFrames in test_mel.py, the segment
-sampler and guidance in test_samplers.py, the loss in test_objectives.py, the note-following
-measures in test_note_metrics.py)."""
+sampler in test_samplers_segment.py, guidance in test_samplers_guidance.py, the loss in
+test_objectives.py, the note-following measures in test_note_metrics.py)."""
 
 from __future__ import annotations
 
