@@ -28,10 +28,13 @@ not measured again (``previous``, ``curve``) are carried over from the registere
     # the constant-learning-rate run (the reference before the cosine decay), its five files:
     .venv/bin/python benchmarks/bench_drums_unet.py --skip-main --curve constant=runs/du-scale \
         --out runs/curve-constant.json
-    # the cosine run, registered with its curve and the part above:
+    # the cosine run's intermediate steps (its trainer's checkpoints), while it still trains:
+    .venv/bin/python benchmarks/bench_drums_unet.py --skip-main --curve cosine=runs/du-cos/keep \
+        --curve-steps 1500 3000 4500 --out runs/curve-cosine.json
+    # its pair, registered with both curves (the previous raw-clip rows are carried over):
     .venv/bin/python benchmarks/bench_drums_unet.py --weights runs/du-cos \
-        --curve cosine=runs/du-cos/keep --curve-steps 1500 3000 4500 \
-        --merge runs/curve-constant.json --register
+        --merge runs/curve-constant.json --merge runs/curve-cosine.json --register \
+        --out benchmarks/drums_unet_scores.json
 """
 
 from __future__ import annotations
@@ -137,8 +140,9 @@ def main() -> None:
                         help="score every checkpoint of the run in DIR as curve[LABEL]")  # fmt: skip
     parser.add_argument("--curve-steps", type=int, nargs="*", default=None,
                         help="only these steps of the --curve runs")  # fmt: skip
-    parser.add_argument("--merge", type=Path, default=None,
-                        help="JSON of an earlier run of this script: its curve is merged in")  # fmt: skip
+    parser.add_argument("--merge", type=Path, action="append", default=[],
+                        help="JSON of an earlier run of this script: its curve is merged in "
+                             "(may be given more than once)")  # fmt: skip
     parser.add_argument("--skip-main", action="store_true",
                         help="score only the --curve runs (with --out: a part for --merge)")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="write the scores as JSON here")
@@ -155,8 +159,8 @@ def main() -> None:
     tl.setup(seed=0)
     n = args.n_per_class
     curve = {}
-    if args.merge is not None:
-        curve.update(json.loads(args.merge.read_text()).get("curve", {}))
+    for part in args.merge:
+        curve.update(json.loads(part.read_text()).get("curve", {}))
     for spec in args.curve:
         label, _, where = spec.partition("=")
         if not label or not where:

@@ -124,7 +124,7 @@ def train_settings(mode: str) -> dict[str, Any]:
     }
     s = table[mode]
     s.update(short_steps=max(1, s["steps"] // 10), class_dropout=0.1, ema_decay=0.999,
-             warmup_steps=min(100, s["steps"] // 10), seed=0)  # fmt: skip
+             warmup_steps=min(100, s["steps"] // 10), decay="constant", seed=0)  # fmt: skip
     return s
 
 
@@ -166,6 +166,8 @@ def _trainer(
         lr=settings["lr"],
         ema_decay=settings["ema_decay"],
         warmup_steps=settings["warmup_steps"],
+        decay=settings["decay"],
+        decay_steps=settings["steps"],
         ckpt_dir=ckpt_dir,
         ckpt_every=settings["ckpt_every"] if ckpt_dir is not None else None,
         keep=2,
