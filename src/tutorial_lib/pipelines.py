@@ -43,6 +43,8 @@ from typing import Any
 import numpy as np
 
 from ._validate import check_choice, check_int, check_number, describe
+from .config import device_of
+from .mel import from_unit, to_unit
 
 __all__ = ["AudioDiffusionPipeline", "PipelineOutput"]
 
@@ -112,7 +114,6 @@ class AudioDiffusionPipeline:
 
     def _input_image(self, audio_file: Any, raw_audio: Any, slice_: int) -> Any:
         """The slice's 8-bit image as the network sees it: ``(1, 1, y_res, x_res)`` in [-1, 1]."""
-        import torch
 
         if audio_file is not None and not isinstance(audio_file, str | os.PathLike):
             raise TypeError(f"audio_file: expected a path, got {describe(audio_file)}.")
@@ -124,8 +125,7 @@ class AudioDiffusionPipeline:
                 f"slice: the audio holds {n} slice(s) of {self.mel.slice_size} samples, got "
                 f"slice={slice_}. Fix: a slice in 0..{n - 1}."
             )
-        image = np.asarray(self.mel.audio_slice_to_image(slice_), dtype=np.uint8)
-        return torch.from_numpy(image / 255 * 2 - 1).float()[None, None]
+        return to_unit(np.asarray(self.mel.audio_slice_to_image(slice_), dtype=np.uint8)[None])
 
     def __call__(
         self,
@@ -208,7 +208,7 @@ class AudioDiffusionPipeline:
                       prediction=self.prediction, generator=step_generator,
                       start_step=start_step)  # fmt: skip
         net = self.unet
-        device = next(net.parameters()).device
+        device = device_of(net)
         noise = noise.float().to(device)
         ab = self._fam.alpha_bars()
         if not has_input:
@@ -235,12 +235,11 @@ class AudioDiffusionPipeline:
         return self._outputs(x.cpu(), return_dict)
 
     def _outputs(self, x: Any, return_dict: bool) -> Any:
-        import torch
         from PIL import Image
 
-        pixels = ((x / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
-        images = [Image.fromarray(p[0]) for p in pixels]
-        audios = np.stack([self.mel.image_to_audio(p[0]) for p in pixels])[:, None, :]
+        pixels = from_unit(x)  # the seed's rounding to 8 bits, (n, H, W)
+        images = [Image.fromarray(p) for p in pixels]
+        audios = np.stack([self.mel.image_to_audio(p) for p in pixels])[:, None, :]
         if not return_dict:
             return images, (self.mel.get_sample_rate(), audios)
         return PipelineOutput(images=images, audios=audios, sample_rate=self.mel.get_sample_rate())
@@ -254,7 +253,6 @@ class AudioDiffusionPipeline:
 
         Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
         """
-        import torch
 
         from . import samplers
 
@@ -265,8 +263,8 @@ class AudioDiffusionPipeline:
         for i, a in enumerate(arrays):
             if a.shape != want:
                 raise ValueError(f"images[{i}]: expected {want} pixels, got {a.shape}.")
-        x = torch.from_numpy(np.stack(arrays) / 255 * 2 - 1).float()[:, None]
-        device = next(self.unet.parameters()).device
+        x = to_unit(np.stack(arrays))
+        device = device_of(self.unet)
         steps = check_int(steps, "steps", min_value=1, max_value=1000)
         z = samplers.ddim_invert(
             self.unet, x.to(device), self._fam.alpha_bars(), steps=steps, prediction=self.prediction
