@@ -119,7 +119,7 @@ def test_bad_steps_and_shapes_raise_clear_errors():
 
 def test_every_algorithm_file_is_re_exported_and_registered():
     files = [m.name for m in pkgutil.iter_modules(S.__path__)]
-    assert {"ddpm", "ddim", "dpm_solver", "flow", "guidance", "segment"} <= set(files)
+    assert {"ddpm", "ddim", "dpm_solver", "flow", "guidance", "segment", "vddim"} <= set(files)
     for name in files:
         module = importlib.import_module(f"tutorial_lib.samplers.{name}")
         for public in module.__all__:

@@ -327,7 +327,7 @@ def generate(
 ) -> Any:
     """Drum hits from given starting noise: the family's v-DDIM on ``audio / SCALE``.
 
-    ``tl.vdiffusion.sample`` with the family's data scale: the network's ``x0`` estimates
+    ``tl.samplers.vddim_sample`` (also ``tl.vdiffusion.sample``) with the family's data scale: the network's ``x0`` estimates
     are clamped to ``[-1 / SCALE, 1 / SCALE]`` (audio's range) and the result multiplied by
     :data:`SCALE`, so the clips come back in ``[-1, 1]``. No autograd.
 
@@ -343,12 +343,12 @@ def generate(
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
-    from .. import vdiffusion
+    from .. import samplers
 
     if sampler is not None:
         check_choice(sampler, "sampler", ("vddim",))
     sampling = _sampling(steps=steps, rho=rho, guidance=1.0 if classes is None else guidance)
-    x = vdiffusion.sample(
+    x = samplers.vddim_sample(
         model, x_init=noise, class_labels=classes, clip_x0=1.0 / SCALE, **sampling
     )
     return x * SCALE
@@ -366,7 +366,7 @@ def _sample_batches(model: Any, n: int, labels: Any, seed: int, sampling: dict[s
 
 
 def _sampling(**given: Any) -> dict[str, Any]:
-    """:data:`SAMPLING`'s settings of ``tl.vdiffusion.sample`` (all but the sampler's name)
+    """:data:`SAMPLING`'s settings of ``tl.samplers.vddim_sample`` (all but the sampler's name)
     with the arguments that are not ``None`` put in."""
     settings = {k: v for k, v in SAMPLING.items() if k != "sampler"}
     return {**settings, **{k: v for k, v in given.items() if v is not None}}
@@ -532,7 +532,7 @@ def transform_experiment(
 
     import torch
 
-    from .. import training, vdiffusion
+    from .. import samplers, training, vdiffusion
     from ..models.unet1d import UNet1d
 
     steps = check_int(steps, "steps", min_value=1)
@@ -553,7 +553,7 @@ def transform_experiment(
         start = time.perf_counter()
         hist = trainer.fit()
         seconds = time.perf_counter() - start
-        x = _device.to_cpu(vdiffusion.sample(
+        x = _device.to_cpu(samplers.vddim_sample(
             trainer.ema_model.eval(), (n_samples, 1, length), steps=sample_steps, seed=seed + 1
         ))  # fmt: skip
         tail = hist.loss[-max(1, steps // 10) :]

@@ -38,7 +38,12 @@ trajectory is.
 
 **Classifier-free guidance** (Ho and Salimans 2022) is one function, :func:`guided`
 (``uncond + w (cond - uncond)``), used by every guided sampler of the book
-(``tl.vdiffusion.sample`` and :func:`sample_segment`).
+(:func:`vddim_sample` and :func:`sample_segment`).
+
+**v-diffusion** (a network trained with ``tl.vdiffusion.loss`` to predict ``v`` on the angle
+schedule ``a = cos(t pi / 2)``, ``s = sin(t pi / 2)``, with class labels): :func:`vddim_sample`,
+the deterministic v-DDIM sampler of chapter 3's waveform U-Net, with classifier-free
+guidance (``tl.vdiffusion.sample`` is the same function).
 
 **Continuous time** (a network trained with ``tl.objectives.continuous_loss`` on the cosine
 log-SNR schedule): :func:`sample_segment` draws one segment of mel frames for a
@@ -54,11 +59,17 @@ per file; every name is re-exported here, so ``tl.samplers.ddim_sample`` works):
 - ``flow.py``: :func:`euler_step`, :func:`euler_sample`, :func:`heun_sample`,
   :func:`path_straightness`.
 - ``guidance.py``: :func:`guided`; ``segment.py``: :func:`sample_segment`.
+- ``vddim.py``: :func:`vddim_times`, :func:`v_to_x0_eps`, :func:`vddim_step`,
+  :func:`vddim_sample` (re-exported by ``tl.vdiffusion`` as ``sample_times``, ``to_x0_eps``,
+  ``ddim_step``, ``sample``).
 - ``_common.py``: what they share (:class:`Trajectory`, :func:`ddpm_timesteps`,
   :func:`flow_times`, the checks, one network call, the noise, the loop).
 - here: the registry :data:`SAMPLERS`, :func:`sample` (any sampler by name and budget),
   :func:`nfe_for_steps`, :func:`steps_for_nfe`. To add a sampler, write its file, re-export
-  it here and add it to :data:`SAMPLERS` and :func:`sample`.
+  it here and add it to :data:`SAMPLERS` and :func:`sample`. :data:`SAMPLERS` holds the
+  samplers of ``model(x_t, t)`` networks that chapter 2 compares on one budget; the
+  conditional samplers (:func:`vddim_sample` with class labels, :func:`sample_segment` with
+  notes) are called directly.
 
 Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
 """
@@ -78,6 +89,7 @@ from .dpm_solver import dpm_solver_pp_2m_sample
 from .flow import euler_sample, euler_step, heun_sample, path_straightness
 from .guidance import guided
 from .segment import SEGMENT_SAMPLERS, sample_segment
+from .vddim import v_to_x0_eps, vddim_sample, vddim_step, vddim_times
 
 __all__ = [
     "SAMPLERS",
@@ -104,6 +116,10 @@ __all__ = [
     "sample_segment",
     "slerp",
     "steps_for_nfe",
+    "v_to_x0_eps",
+    "vddim_sample",
+    "vddim_step",
+    "vddim_times",
 ]
 
 

@@ -1,7 +1,7 @@
 """DDIM (Song et al. 2021): sampling with its ``eta`` knob, inversion, inpainting, slerp.
 
 - :func:`ddim_update`: the one place every DDIM-style sampler moves ``x`` (also
-  ``tl.vdiffusion``'s v-DDIM); :func:`ddim_step`: one step from an ``eps`` prediction.
+  the v-DDIM of ``vddim.py``); :func:`ddim_step`: one step from an ``eps`` prediction.
 - :func:`ddim_sample`: ``eta = 0`` deterministic (the probability-flow ODE) ... ``eta = 1``
   DDPM-like; ``start_step``/``init`` start part-way from an input (variations).
 - :func:`ddim_invert`: the deterministic update run backwards, clean data -> its noise.
@@ -54,7 +54,7 @@ def ddim_update(
 
     ``x_prev = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev - sigma^2) eps_hat + sigma z``.
     :func:`ddim_step` calls it with ``x0_hat`` from an ``eps`` prediction, and
-    ``tl.vdiffusion`` with ``x0_hat`` and ``eps_hat`` from a ``v`` prediction (which stays
+    :func:`~tutorial_lib.samplers.vddim_step` with ``x0_hat`` and ``eps_hat`` from a ``v`` prediction (which stays
     defined at pure noise, ``alpha_bar = 0``, where an ``eps`` prediction does not).
 
     Args:

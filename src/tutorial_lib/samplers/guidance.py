@@ -1,7 +1,8 @@
 """Classifier-free guidance (Ho and Salimans 2022), one function for every guided sampler.
 
 :func:`guided` mixes the conditional and unconditional predictions, ``u + w (c - u)``;
-``tl.vdiffusion.sample`` and :func:`~tutorial_lib.samplers.sample_segment` use it.
+:func:`~tutorial_lib.samplers.vddim_sample` (``tl.vdiffusion.sample``) and
+:func:`~tutorial_lib.samplers.sample_segment` use it.
 
 Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
 """
