@@ -225,6 +225,33 @@ def test_check_family_refuses_drift(tmp_path, monkeypatch, drift):
     assert "docs/FAMILIES.md" in str(err.value)
 
 
+def test_check_family_reports_every_drift_at_once_in_a_fixed_order(tmp_path, monkeypatch):
+    """Drifts of every kind planted together (a missing constant, two signatures, SAMPLING and
+    train_settings) come back in one TypeError, not one per run of the check: constants, then
+    the functions in the contract's order, then the values. A family without CHECKPOINTS is
+    reported, not an AttributeError of the checker."""
+    text = _FAMILY
+    for name in ("a positional extra", "no device", "a sampler per objective",
+                 "train_settings with other keys"):  # fmt: skip
+        (old, new), _ = DRIFT[name]
+        text = text.replace(old, new)
+    text = text.replace('CHECKPOINTS = ("fake-a",)', "")
+    with pytest.raises(TypeError) as err:
+        _checked(tmp_path, monkeypatch, text)
+    message = str(err.value)
+    expected = [
+        "the constant CHECKPOINTS is missing",
+        "dataset(n, split='train', seconds=None) has the positional parameters",
+        "lacks the keyword-only device",
+        "SAMPLING['sampler'] is {'rf': 'euler'}",
+        "train_settings('fast') has steps (int): 'missing'",
+    ]
+    at = [message.find(part) for part in expected]
+    assert -1 not in at, [e for e, i in zip(expected, at, strict=True) if i == -1]
+    assert at == sorted(at), "the problems come in the fixed order"
+    assert message.count("train_settings(") == 1  # the same drift in three modes, said once
+
+
 def test_a_family_that_fails_to_import_is_named(tmp_path, monkeypatch):
     _family_package(tmp_path, monkeypatch, {"bad": "import no_such_module_here"})
     with pytest.raises(ImportError, match=r"fake_families\.bad.*no_such_module_here"):

@@ -140,11 +140,18 @@ def _contract(fn: str) -> str:
     return f"{fn}({', '.join(parts)}{extra}, ...)"
 
 
+def _main(module: ModuleType) -> Any:
+    """``CHECKPOINTS[0]``, or ``None`` when the family has no such constant (reported apart)."""
+    checkpoints = getattr(module, "CHECKPOINTS", None)
+    return checkpoints[0] if isinstance(checkpoints, (tuple, list)) and checkpoints else None
+
+
 def _same_default(have: Any, want: Any, module: ModuleType) -> bool:
-    if want is MAIN:
-        return have == module.CHECKPOINTS[0]
+    if want is MAIN:  # without CHECKPOINTS any name will do: the missing constant is reported
+        return have == _main(module) or (_main(module) is None and isinstance(have, str))
     if want is A_MODEL:
-        return isinstance(have, str) and have in module.MODELS
+        models = getattr(module, "MODELS", None)
+        return isinstance(have, str) and (not isinstance(models, dict) or have in models)
     if want is REQUIRED or want is None or isinstance(want, bool):
         return have is want
     return type(have) is type(want) and have == want
@@ -174,7 +181,7 @@ def _signature_problems(module: ModuleType, fn_name: str, fn: Any) -> list[str]:
         if p is not None and p in have and not _same_default(p.default, default, module):
             want_txt = "no default" if default is REQUIRED else f"the default {default!r}"
             if default is MAIN:
-                want_txt = f"the default {module.CHECKPOINTS[0]!r} (the main checkpoint)"
+                want_txt = f"the default {_main(module)!r} (the main checkpoint)"
             got = "none" if p.default is REQUIRED else repr(p.default)
             problems.append(f"{where}: {name} has the default {got}. Fix: give it {want_txt}")
     for name, default in kw:
@@ -202,19 +209,34 @@ def _is(value: Any, kind: type) -> bool:
 
 
 def _value_problems(module: ModuleType) -> list[str]:
-    """The types of ``SAMPLING``, ``train_settings(mode)`` and the names' constants."""
+    """The types of ``SAMPLING``, ``train_settings(mode)`` and the names' constants.
+
+    What is missing is skipped here (:func:`check_family` reports it once, as missing).
+    """
     problems = []
-    if not isinstance(module.RECIPE, str) or not isinstance(module.DESCRIPTION, str):
+    missing = object()
+    recipe, description = (getattr(module, c, missing) for c in ("RECIPE", "DESCRIPTION"))
+    if missing not in (recipe, description) and not (
+        isinstance(recipe, str) and isinstance(description, str)
+    ):
         problems.append("RECIPE and DESCRIPTION are not str. Fix: the recipe's name and one line")
-    if not isinstance(module.MODELS, dict) or not module.MODELS:
+    models, checkpoints = (
+        getattr(module, "MODELS", missing),
+        getattr(module, "CHECKPOINTS", missing),
+    )
+    if models is missing:
+        pass
+    elif not isinstance(models, dict) or not models:
         problems.append("MODELS is not a dict. Fix: sampleable model names -> descriptions")
-    elif not module.CHECKPOINTS or not set(module.CHECKPOINTS) <= set(module.MODELS):
+    elif checkpoints is not missing and (not checkpoints or not set(checkpoints) <= set(models)):
         problems.append(
             "CHECKPOINTS is not a non-empty tuple of names of MODELS. Fix: list the recipe's "
             "reference checkpoints, main one first, each also in MODELS"
         )
-    sampling = module.SAMPLING
-    if not isinstance(sampling, dict):
+    sampling = getattr(module, "SAMPLING", missing)
+    if sampling is missing:
+        pass
+    elif not isinstance(sampling, dict):
         problems.append(f"SAMPLING is a {type(sampling).__name__}. Fix: a dict, at least "
                         f"{{'steps': int, 'sampler': str}}")  # fmt: skip
     else:
@@ -226,25 +248,31 @@ def _value_problems(module: ModuleType) -> list[str]:
             if not _is(sampling.get(key), kind):
                 got = repr(sampling[key]) if key in sampling else "missing"
                 problems.append(f"SAMPLING[{key!r}] is {got}. Fix: a {kind.__name__} ({what[key]})")
-    for mode in ("fast", "book", "full"):
+    reported: set[tuple[str, ...]] = set()  # the same drift in every mode is said once
+    for mode in (
+        ("fast", "book", "full") if callable(getattr(module, "train_settings", None)) else ()
+    ):
         try:
             settings = module.train_settings(mode)
         except Exception as e:  # noqa: BLE001 - reported with the family's name
-            problems.append(f"train_settings({mode!r}) raised {type(e).__name__}: {e}")
+            if (type(e).__name__, str(e)) not in reported:
+                reported.add((type(e).__name__, str(e)))
+                problems.append(f"train_settings({mode!r}) raised {type(e).__name__}: {e}")
             continue
         if not isinstance(settings, dict):
             problems.append(f"train_settings({mode!r}) returned a {type(settings).__name__}. "
                             f"Fix: a dict")  # fmt: skip
             continue
-        bad = [f"{k} ({kind.__name__}): {settings.get(k, 'missing')!r}"
-               for k, kind in SETTINGS_KEYS.items() if not _is(settings.get(k), kind)]  # fmt: skip
-        if bad:
+        bad_keys = tuple(k for k, kind in SETTINGS_KEYS.items() if not _is(settings.get(k), kind))
+        if bad_keys and bad_keys not in reported:
+            reported.add(bad_keys)
+            bad = [f"{k} ({SETTINGS_KEYS[k].__name__}): {settings.get(k, 'missing')!r}"
+                   for k in bad_keys]  # fmt: skip
             problems.append(
                 f"train_settings({mode!r}) has {'; '.join(bad)}. Fix: return every key of "
                 f"tl.families.SETTINGS_KEYS with its type (steps, batch: not max_steps, "
                 f"batch_size)"
             )
-            break
     return problems
 
 
@@ -254,7 +282,9 @@ def check_family(module: ModuleType) -> ModuleType:
     The names (:data:`CONSTANTS`, :data:`SIGNATURES`), each function's signature (parameter
     names, order and defaults; extras only keyword-only, after ``*``), and the types of
     ``SAMPLING`` (:data:`SAMPLING_KEYS`) and of ``train_settings(mode)`` for every mode
-    (:data:`SETTINGS_KEYS`). The message names the family, the function and the fix.
+    (:data:`SETTINGS_KEYS`). Every difference is reported at once, in a fixed order: missing
+    constants, then the functions in the contract's order, then the values. The message names
+    the family, the function and the fix.
 
     Introduced in: book/00_intro/how_this_book_works.md
     """
@@ -265,8 +295,7 @@ def check_family(module: ModuleType) -> ModuleType:
             problems.append(f"the function {fn_name} is missing. Fix: {_contract(fn_name)}")
             continue
         problems += _signature_problems(module, fn_name, fn)
-    if not problems:
-        problems += _value_problems(module)
+    problems += _value_problems(module)  # also when a signature drifted: all of it at once
     if problems:
         raise TypeError(
             f"family {module.__name__} does not have the shape of a family:\n  - "
