@@ -16,7 +16,7 @@ BUDGET  = $(PY) scripts/notebook_budget.py
 
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup book chapter student student-fast test lint format unit notebooks book-fast browser-test browser-test-book clean
+.PHONY: help setup serve book chapter student student-fast test lint format unit notebooks book-fast browser-test browser-test-book clean
 
 help:
 	@echo "make book     set up .venv and build the HTML book (executes every notebook, book mode)"
@@ -24,13 +24,16 @@ help:
 	@echo "make chapter NB=book/03_waveform_unet/03_01_waveform_unet.ipynb  one chapter alone"
 	@echo "make student  the student edition of the book (solutions hidden)"
 	@echo "make lint     ruff check + format check;  make format  apply ruff format/fixes"
+	@echo "make serve    serve the built book at http://127.0.0.1:8000/ (the live panels need HTTP)"
 	@echo "make clean    remove build output and caches (keeps .venv)"
 
 # MathJax is fetched once into .cache/mathjax/ (git ignores it; sha512 pinned in the script):
 # the built book serves it from its own _static/, so its math renders with no network.
-# A second run finds it there and does nothing.
+# ONNX Runtime Web (chapter 3's live panel) likewise, with `npm ci` on package.json and
+# package-lock.json, into .cache/onnxruntime-web/. A second run finds both and does nothing.
 setup: $(STAMP)
 	@$(PY) scripts/fetch_mathjax.py --quiet
+	@$(PY) scripts/fetch_onnxruntime_web.py --quiet
 
 # The stamp is rebuilt when the dependency list changes.
 $(STAMP): pyproject.toml requirements-nodeps.txt scripts/install-torch.sh
@@ -116,6 +119,12 @@ browser-test-book:
 
 test: lint unit notebooks browser-test
 	@echo "make test: all checks passed"
+
+# The built book over HTTP (browsers run no WebAssembly from file:// pages). PORT=8001 to change.
+PORT ?= 8000
+SERVE_DIR ?= book/_build/html
+serve:
+	@$(if $(wildcard $(PY)),$(PY),$(PYTHON)) scripts/serve_book.py $(SERVE_DIR) --port $(PORT)
 
 clean:
 	rm -rf book/_build .pytest_cache .ruff_cache

@@ -18,6 +18,15 @@
    network and from any static host. A build without that copy stops at its start, saying
    to run ``make setup``, instead of publishing pages that show raw TeX.
 
+5. The live panels (``tl.export.live_panel``, chapter 3) run a reference model in the reader's
+   browser. At the end of an HTML build this extension writes what they load into the site's
+   ``_static/live/`` (``tl.export.LIVE_DIR``): each model of ``LIVE_MODELS`` exported fresh
+   from its shipped checkpoint (``tl.export.onnx_model``: ``<model>.onnx`` + ``<model>.json``)
+   and ONNX Runtime Web from the copy ``make setup`` fetched with ``npm ci``
+   (``scripts/fetch_onnxruntime_web.py``). The panel's own scripts (``live_panel.js``,
+   ``live_sampler.js``) are in ``book/_static/``. As for MathJax, a build without the runtime
+   stops at its start, saying to run ``make setup``.
+
 tests/browser checks that every page of the built book opens with no console error, its
 math rendered and nothing asked of the network;
 tests/test_book_build.py checks that the student edition has no solutions.
@@ -33,6 +42,9 @@ from sphinx.errors import ConfigError
 from sphinx.transforms import SphinxTransform
 
 FETCH_MATHJAX = Path(__file__).resolve().parents[2] / "scripts" / "fetch_mathjax.py"
+FETCH_ORT = Path(__file__).resolve().parents[2] / "scripts" / "fetch_onnxruntime_web.py"
+#: The models the book's live panels run (exported into _static/live/ at every HTML build).
+LIVE_MODELS = ("drums-unet",)
 
 DEFAULT_MODE_JS = (
     'if (!document.documentElement.dataset.mode) { document.documentElement.dataset.mode = "auto"; }'
@@ -75,12 +87,21 @@ class RemoveSolutions(SphinxTransform):
                 node.parent.remove(node)
 
 
-def _fetch_mathjax() -> Any:
-    """scripts/fetch_mathjax.py, the one place that knows where the local MathJax is."""
-    spec = importlib.util.spec_from_file_location("fetch_mathjax", FETCH_MATHJAX)
+def _script(name: str, path: Path) -> Any:
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _fetch_mathjax() -> Any:
+    """scripts/fetch_mathjax.py, the one place that knows where the local MathJax is."""
+    return _script("fetch_mathjax", FETCH_MATHJAX)
+
+
+def _fetch_ort() -> Any:
+    """scripts/fetch_onnxruntime_web.py, the one place that knows where ONNX Runtime Web is."""
+    return _script("fetch_onnxruntime_web", FETCH_ORT)
 
 
 def _local_mathjax(app: Any) -> tuple[Any, Path] | None:
@@ -115,6 +136,29 @@ def _copy_mathjax(app: Any, exception: Exception | None) -> None:
         fm.copy_to_site(dest)
 
 
+def _check_live(app: Any) -> None:
+    """Stop the build at its start when ONNX Runtime Web (for the live panels) is missing."""
+    if app.builder.format != "html":
+        return
+    fo = _fetch_ort()
+    try:
+        fo.require()
+    except fo.RuntimeMissing as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _write_live(app: Any, exception: Exception | None) -> None:
+    """The live panels' files: the runtime and every model of LIVE_MODELS, in _static/live/."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from tutorial_lib import export
+
+    dest = Path(app.outdir) / export.LIVE_DIR
+    _fetch_ort().copy_to_site(dest)
+    for name in LIVE_MODELS:
+        export.onnx_model(name, dest / f"{name}.onnx")
+
+
 def setup(app: Any) -> dict[str, Any]:
     app.add_config_value("student_edition", False, "env")
     app.add_transform(RemoveSolutions)
@@ -122,4 +166,6 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("builder-inited", _check_mathjax)
     app.connect("build-finished", _copy_mathjax)
+    app.connect("builder-inited", _check_live)
+    app.connect("build-finished", _write_live)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

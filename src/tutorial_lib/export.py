@@ -15,6 +15,12 @@ asks for no class) and ``drums-small-rf`` (chapter 2: rectified flow, Euler; inp
 ``t``). The graph is the network only: one call per sampler step (two with guidance); the
 sampler loop lives on the other side, as in Python.
 
+The book's live panel (chapter 3) runs that loop in the reader's browser
+(``book/_static/live_sampler.js``, ONNX Runtime Web). To compare the page with Python, both
+draw their starting noise with :func:`seeded_noise` (a counter-based hash and Box-Muller, a few
+lines in any language), and :func:`live_sample` is the clip the panel makes for a seed and
+settings, computed by the family's own sampler. :func:`live_panel` is the panel itself.
+
 Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
 """
 
@@ -22,15 +28,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import warnings
 from pathlib import Path
 from typing import Any
 
 from ._io import as_path, atomic_write
-from ._validate import check_choice, check_int
+from ._validate import check_choice, check_int, check_number
 
-__all__ = ["EXPORTS", "OPSET", "describe_model", "onnx_model"]
+__all__ = [
+    "EXPORTS",
+    "LIVE_DIR",
+    "OPSET",
+    "describe_model",
+    "live_panel",
+    "live_sample",
+    "mix32",
+    "onnx_model",
+    "seeded_noise",
+]
 
 #: The ONNX opset of the exported graphs (17: LayerNormalization and GroupNorm-friendly ops,
 #: supported by ONNX Runtime Web).
@@ -38,6 +55,9 @@ OPSET = 17
 #: Model name -> family module name, for the models that export.
 EXPORTS = {"drums-unet": "drums_unet", "drums-unet-short": "drums_unet",
            "drums-small-rf": "drums_small"}  # fmt: skip
+#: Where the built book serves the live panels' files, relative to the site's root: the
+#: runtime and ``<model>.onnx`` + ``<model>.json`` (``book/_ext/book_fixes.py`` writes them).
+LIVE_DIR = "_static/live"
 
 
 def describe_model(name: str) -> dict[str, Any]:
@@ -159,3 +179,178 @@ def onnx_model(
     with atomic_write(path.with_suffix(".json"), "w") as f:
         json.dump(info, f, indent=1)
     return path
+
+
+# ---- seeded noise, the same in Python and in the page ----
+
+_MASK32 = 0xFFFFFFFF
+#: The odd constant (2**32 / golden ratio) that turns a seed into the hash's key.
+_GOLDEN32 = 0x9E3779B9
+
+
+def mix32(x: Any) -> Any:
+    """The 32-bit integer hash ``lowbias32`` (C. Wellons, "Hash function prospector", 2018).
+
+    ``x ^= x >> 16; x *= 0x7feb352d; x ^= x >> 15; x *= 0x846ca68b; x ^= x >> 16``, all modulo
+    2**32: a bijection of 32-bit integers whose output bits each depend on every input bit.
+    Takes a Python int or a NumPy ``uint32`` array (element-wise). In JavaScript, the same
+    five lines with ``Math.imul`` and ``>>>`` (``book/_static/live_sampler.js``).
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    import numpy as np
+
+    if isinstance(x, np.ndarray):
+        if x.dtype != np.uint32:
+            raise TypeError(f"x: expected a uint32 array, got dtype {x.dtype}.")
+        x = x ^ (x >> np.uint32(16))
+        x = x * np.uint32(0x7FEB352D)
+        x = x ^ (x >> np.uint32(15))
+        x = x * np.uint32(0x846CA68B)
+        return x ^ (x >> np.uint32(16))
+    x = check_int(x, "x", min_value=0, max_value=_MASK32)
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & _MASK32
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & _MASK32
+    return x ^ (x >> 16)
+
+
+def seeded_noise(seed: int, shape: Any) -> Any:
+    """Standard normal noise of ``shape`` from ``seed``, drawn the same way in Python and JS.
+
+    The generator of the book's live panel, written out so any language can repeat it
+    (``book/_static/live_sampler.js``, ``seededNoise``): with ``key = mix32(seed ^ 0x9E3779B9)``,
+    the counter ``c = 0, 1, 2, ...`` gives the 32-bit word ``w(c) = mix32(mix32(c) ^ key)``
+    (:func:`mix32`) and the uniform ``u(c) = (w(c) + 0.5) / 2**32`` in ``(0, 1)``. Element
+    ``2k`` of the flattened (C order) output is ``sqrt(-2 ln u(2k)) cos(2 pi u(2k+1))`` and
+    element ``2k + 1`` the same with ``sin`` (Box-Muller), computed in float64, then rounded
+    to float32. Not ``torch.randn``: that generator is not specified outside PyTorch.
+
+    Args:
+        seed: an integer in ``[0, 2**32)``.
+        shape: the output's shape, e.g. ``(1, 1, 8192)`` (at most ``2**31`` numbers).
+
+    Returns:
+        a float32 ``torch.Tensor`` of ``shape``.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    import numpy as np
+    import torch
+
+    seed = check_int(seed, "seed", min_value=0, max_value=_MASK32)
+    if isinstance(shape, (int, np.integer)) and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list, torch.Size)) or not shape:
+        raise ValueError(f"shape: expected a tuple of sizes such as (1, 1, 8192), got {shape!r}.")
+    dims = tuple(check_int(d, "shape", min_value=1) for d in shape)
+    n = math.prod(dims)
+    if n > 2**31:
+        raise ValueError(f"shape: at most 2**31 numbers, got {n}. Fix: draw it in parts.")
+    key = np.uint32(mix32(seed ^ _GOLDEN32))
+    pairs = (n + 1) // 2
+    words = mix32(mix32(np.arange(2 * pairs, dtype=np.uint32)) ^ key)
+    u = (words.astype(np.float64) + 0.5) / 2.0**32
+    r = np.sqrt(-2.0 * np.log(u[0::2]))
+    angle = 2.0 * np.pi * u[1::2]
+    z = np.empty(2 * pairs, dtype=np.float64)
+    z[0::2], z[1::2] = r * np.cos(angle), r * np.sin(angle)
+    return torch.from_numpy(z[:n].astype(np.float32).reshape(dims))
+
+
+def _class_label(info: dict[str, Any], class_name: str | None) -> int:
+    if class_name is None:
+        return -1
+    return info["classes"].index(check_choice(class_name, "class_name", info["classes"]))
+
+
+def live_sample(
+    name: str = "drums-unet",
+    *,
+    seed: int = 0,
+    class_name: str | None = "snare",
+    steps: int | None = None,
+    guidance: float | None = None,
+) -> Any:
+    """The clip the book's live panel makes for these settings, computed in Python.
+
+    Noise from :func:`seeded_noise` (``(1, 1, length)``), then the family's own sampler:
+    ``drums_unet.generate`` (v-DDIM, times ``(1 - k / steps) ** rho``, classifier-free
+    guidance, ``x0`` clamped to audio's range). The page's ``vddim`` in
+    ``book/_static/live_sampler.js`` mirrors it; ``tests/browser/test_live_panel.py`` checks
+    they agree.
+
+    Args:
+        name: ``"drums-unet"`` or ``"drums-unet-short"``.
+        seed: the panel's seed, in ``[0, 2**32)``.
+        class_name: one of the model's classes, or ``None`` (no class: guidance is ignored).
+        steps: sampler steps (>= 1; default the family's, 30).
+        guidance: classifier-free guidance ``w`` (>= 0; default the family's, 3).
+
+    Returns:
+        float32 NumPy array ``(length,)``, the audio in ``[-1, 1]``.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    check_choice(name, "name", ["drums-unet", "drums-unet-short"])
+    info = describe_model(name)
+    label = _class_label(info, class_name)
+    if steps is not None:
+        steps = check_int(steps, "steps", min_value=1)
+    from .families import get
+
+    fam = get(EXPORTS[name])
+    noise = seeded_noise(seed, (1, 1, info["length"]))
+    classes = None if label < 0 else [class_name]
+    x = fam.generate(fam.load(name), noise, classes, steps=steps, guidance=guidance)
+    return x.reshape(-1).float().cpu().numpy()
+
+
+def live_panel(
+    name: str = "drums-unet",
+    *,
+    class_name: str | None = "snare",
+    steps: int | None = None,
+    guidance: float | None = None,
+    seed: int = 0,
+) -> Any:
+    """The book's live panel for model ``name``, as an ``IPython.display.HTML`` object.
+
+    A ``<div class="live-panel">`` with the model's name and the starting settings; the built
+    book's script (``book/_static/live_panel.js``) turns it into the controls (class, steps,
+    guidance, seed, Generate, progress, waveform, player, time taken) and runs the model in the
+    browser from ``_static/live/`` (``LIVE_DIR``). In Jupyter, where that script is absent, it
+    shows one line saying how to see it.
+
+    Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
+    """
+    import html
+
+    from IPython.display import HTML
+
+    from .audio import MAX_PLAY_RMS_DB
+
+    check_choice(name, "name", ["drums-unet", "drums-unet-short"])
+    info = describe_model(name)
+    _class_label(info, class_name)
+    s = info["sampler"]
+    steps = s["steps"] if steps is None else check_int(steps, "steps", min_value=1)
+    guidance = s["guidance"] if guidance is None else check_number(guidance, "guidance", low=0.0)
+    seed = check_int(seed, "seed", min_value=0, max_value=_MASK32)
+    attrs = {
+        "data-model": name,
+        "data-live-dir": LIVE_DIR,
+        "data-classes": json.dumps(info["classes"]),
+        "data-class": "" if class_name is None else class_name,
+        "data-steps": str(steps),
+        "data-guidance": f"{guidance:g}",
+        "data-seed": str(seed),
+        "data-max-rms-db": f"{MAX_PLAY_RMS_DB:g}",
+    }
+    attr_text = " ".join(f'{k}="{html.escape(v)}"' for k, v in attrs.items())
+    return HTML(
+        f'<div class="live-panel" {attr_text}><p class="live-status">This panel runs the model '
+        "in the built book's pages: <code>make book</code>, then <code>make serve</code>.</p>"
+        "</div>"
+    )
