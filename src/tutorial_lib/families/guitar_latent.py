@@ -461,6 +461,9 @@ def sample(
 
     ``name="guitar-codec"`` returns the codec's reconstructions of ``n`` held-out test notes
     (``seed`` picks them; ``steps`` and ``sampler`` are not used): what the codec alone does.
+    The audio is clamped to [-1, 1], as every family's ``sample`` returns it: the codec's
+    phase estimate adds up differently from a real note's, and about one decoded note in ten
+    peaks above full scale (:func:`decode` returns it unclamped).
     ``device``: where the latent model runs (as :func:`sample_latents`); the codec decodes
     on the CPU.
 
@@ -472,9 +475,10 @@ def sample(
 
         notes = data.notes(check_int(n, "n", min_value=1), split="test", sr=SR,
                            families=["guitar"], seed=check_int(seed, "seed", min_value=0))  # fmt: skip
-        return decode(encode(notes, codec=codec), codec=codec, standardized=False), SR
+        x = decode(encode(notes, codec=codec), codec=codec, standardized=False)
+        return x.clamp(-1, 1), SR
     z = sample_latents(n, steps, sampler, seed, model=model, device=device)
-    return decode(z, codec=codec), SR
+    return decode(z, codec=codec).clamp(-1, 1), SR
 
 
 def reconstruction_scores(clips: Any, *, codec: Any = None) -> dict[str, float]:
