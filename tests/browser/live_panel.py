@@ -122,6 +122,22 @@ def read_result(page: Any) -> dict[str, Any]:
     return result
 
 
+def pytorch_clip(**settings: Any) -> Any:
+    """``tl.export.live_sample(**settings)`` (the panel's clip computed by PyTorch), on one
+    thread: the network is small, and two threads on a busy 2-core machine were measured 50x
+    slower (156 s instead of 3 s for 30 steps, load average 3)."""
+    import torch
+
+    from tutorial_lib import export
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return export.live_sample(**settings)
+    finally:
+        torch.set_num_threads(threads)
+
+
 def run_in_page(html_dir: Path, chromium: str, settings: dict[str, Any], repeats: int = 1) -> list:
     """Generate ``repeats`` times with ``settings`` on one page load; the results in order."""
     results = []

@@ -50,7 +50,7 @@ def test_the_panel_makes_pytorchs_clip(page):
     assert live_panel.generate(page) == "done", live_panel.status(page)
     got = live_panel.read_result(page)
     samples = np.asarray(got["samples"], np.float32)
-    want = export.live_sample(**SETTINGS)
+    want = live_panel.pytorch_clip(**SETTINGS)
     diff = float(np.abs(samples - want).max())
     print(
         f"\nlive panel: {SETTINGS}: {got['seconds']:.2f} s for {got['calls']} network evaluations "
@@ -76,7 +76,7 @@ def test_another_seed_or_class_gives_another_clip(page):
     assert live_panel.generate(page) == "done", live_panel.status(page)
     kick = np.asarray(live_panel.read_result(page)["samples"], np.float32)
     assert np.abs(kick - first).max() > 0.01
-    want = export.live_sample(**{**SETTINGS, "class_name": "kick", "steps": 3})
+    want = live_panel.pytorch_clip(**{**SETTINGS, "class_name": "kick", "steps": 3})
     assert np.abs(kick - want).max() <= TOLERANCE
 
 
@@ -91,16 +91,28 @@ def test_bad_input_says_what_is_wrong(page, field, value, message):
     assert message in live_panel.status(page) and f'"{value}"' in live_panel.status(page)
 
 
-def test_opened_as_a_file_the_panel_says_how_to_serve(html_dir, chromium):
-    from playwright.sync_api import sync_playwright
+def test_opened_as_a_file_the_panel_says_how_to_serve(page, html_dir):
+    other = page.context.new_page()
+    try:
+        other.goto((html_dir / live_panel.PAGE).resolve().as_uri(), wait_until="load")
+        assert "make serve" in live_panel.status(other)
+        assert live_panel.generate(other, timeout_s=10) == "error"
+        assert "make serve" in live_panel.status(other)
+    finally:
+        other.close()
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, args=live_panel.CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page()
-            page.goto((html_dir / live_panel.PAGE).resolve().as_uri(), wait_until="load")
-            assert "make serve" in live_panel.status(page)
-            assert live_panel.generate(page, timeout_s=10) == "error"
-            assert "make serve" in live_panel.status(page)
-        finally:
-            browser.close()
+
+def test_the_student_edition_keeps_the_panel(student_html_dir):
+    page = (student_html_dir / live_panel.PAGE).read_text(errors="replace")
+    assert 'class="live-panel"' in page and "live_panel.js" in page
+    for name in ("drums-unet.onnx", "drums-unet.json", "ort.wasm.min.js",
+                 "ort-wasm-simd-threaded.wasm"):  # fmt: skip
+        assert (student_html_dir / export.LIVE_DIR / name).is_file(), name
+
+
+def test_the_live_files_fit_the_budget(html_dir):
+    """The exported model and the runtime add at most 30 MB to the site (issue 29)."""
+    live = html_dir / export.LIVE_DIR
+    total = sum(p.stat().st_size for p in live.rglob("*") if p.is_file())
+    print(f"\n{export.LIVE_DIR}: {total / 1e6:.1f} MB")
+    assert 5e6 < total <= 30e6
