@@ -151,8 +151,44 @@ def test_live_functions_reject_bad_input():
     with pytest.raises(ValueError, match="steps"):
         export.live_sample(steps=0)
     with pytest.raises(ValueError, match="name"):
-        export.live_sample("drums-small-rf")
+        export.live_sample("drums-mel")
+    with pytest.raises(ValueError, match="class_name: 'drums-small-rf' has no classes"):
+        export.live_sample("drums-small-rf", class_name="kick")
     with pytest.raises(ValueError, match="seed"):
         export.live_panel(seed=-3)
     with pytest.raises(ValueError, match="guidance"):
         export.live_panel(guidance=-1.0)
+
+
+class _ToyFlow(torch.nn.Module):
+    def forward(self, x, t):
+        return -0.8 * x + 0.3 * torch.sin(3 * x) * t[:, None, None]
+
+
+def test_the_pages_euler_is_the_flow_familys():
+    """``euler`` of live_sampler.js = ``tl.samplers.euler_sample`` (chapter 2's flow model),
+    times scale, clamped; a toy velocity, the same formula on both sides."""
+    n, seed, steps, scale = 300, 11, 7, 0.5
+    got = _node(
+        "const toy = async (x, t, labels) => labels.map(() => "
+        "Float32Array.from(x, (xi) => -0.8 * xi + 0.3 * Math.sin(3 * xi) * t));\n"
+        f"S.euler(toy, S.seededNoise({seed}, {n}), {json.dumps({'steps': steps, 'scale': scale})})"
+        ".then((y) => console.log(JSON.stringify(Array.from(y))));"
+    )
+    noise = export.seeded_noise(seed, (1, 1, n))
+    want = (tl.samplers.euler_sample(_ToyFlow(), noise, steps=steps) * scale).clamp(-1, 1)
+    got = np.asarray(got, np.float32)
+    assert np.abs(got).max() > 0.01
+    assert np.abs(got - want.flatten().numpy()).max() <= 1e-5
+
+
+def test_live_sample_of_the_flow_model():
+    fam = tl.families.drums_small
+    got = export.live_sample("drums-small-rf", class_name=None, seed=2, steps=3)
+    noise = export.seeded_noise(2, (1, 1, fam.LENGTH))
+    net = fam.load("drums-small-rf").float().eval()
+    want = (tl.samplers.euler_sample(net, noise, steps=3) * fam.SCALE).clamp(-1, 1)
+    assert got.shape == (fam.LENGTH,)
+    np.testing.assert_array_equal(got, want.flatten().numpy())
+    html = export.live_panel("drums-small-rf", class_name=None).data
+    assert 'data-classes="null"' in html and 'data-model="drums-small-rf"' in html

@@ -18,7 +18,7 @@
    network and from any static host. A build without that copy stops at its start, saying
    to run ``make setup``, instead of publishing pages that show raw TeX.
 
-5. The live panels (``tl.export.live_panel``, chapter 3) run a reference model in the reader's
+5. The live panels (``tl.export.live_panel``, chapters 2 and 3) run a reference model in the reader's
    browser. At the end of an HTML build this extension writes what they load into the site's
    ``_static/live/`` (``tl.export.LIVE_DIR``): each model of ``LIVE_MODELS`` exported fresh
    from its shipped checkpoint (``tl.export.onnx_model``: ``<model>.onnx`` + ``<model>.json``)
@@ -44,7 +44,7 @@ from sphinx.transforms import SphinxTransform
 FETCH_MATHJAX = Path(__file__).resolve().parents[2] / "scripts" / "fetch_mathjax.py"
 FETCH_ORT = Path(__file__).resolve().parents[2] / "scripts" / "fetch_onnxruntime_web.py"
 #: The models the book's live panels run (exported into _static/live/ at every HTML build).
-LIVE_MODELS = ("drums-unet",)
+LIVE_MODELS = ("drums-unet", "drums-small-rf")
 
 DEFAULT_MODE_JS = (
     'if (!document.documentElement.dataset.mode) { document.documentElement.dataset.mode = "auto"; }'

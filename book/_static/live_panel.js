@@ -2,10 +2,11 @@
  *
  * tl.export.live_panel writes <div class="live-panel" data-model=... data-classes=...>; this
  * script (on every page of the built book, it acts only where such a div is) turns it into
- * controls: class, steps, guidance, seed, Generate, a progress bar, the waveform, a player and
- * the time taken. The model is the ONNX graph tl.export.onnx_model wrote into the site's
+ * controls: class and guidance (for a model with classes), steps, seed, Generate, a progress
+ * bar, the waveform, a player and the time taken. The model's JSON names its sampler in
+ * live_sampler.js: "v-ddim" (chapter 3's U-Net) or "euler" (chapter 2's flow model). The model is the ONNX graph tl.export.onnx_model wrote into the site's
  * _static/live/ at build time, run by ONNX Runtime Web (the plain WebAssembly build, one thread)
- * from the same folder: nothing comes from another host. The sampler is live_sampler.js.
+ * from the same folder: nothing comes from another host.
  *
  * For tests, the panel element keeps its last result in `panel.liveResult` ({samples, seconds,
  * loadSeconds, calls, settings, gainDb}) and its state in `panel.dataset.state`
@@ -70,23 +71,25 @@
       const feed = {
         x: new ort.Tensor("float32", xs, [b, 1, n]),
         t: new ort.Tensor("float32", new Float32Array(b).fill(t), [b]),
-        label: new ort.Tensor("int64", BigInt64Array.from(labels, BigInt), [b]),
       };
+      if (info.inputs.includes("label"))
+        feed.label = new ort.Tensor("int64", BigInt64Array.from(labels, BigInt), [b]);
       const v = (await session.run(feed))[info.output].data;
       return labels.map((_, i) => v.subarray(i * n, (i + 1) * n));
     };
   }
 
   function parseSettings(form, classes) {
-    const text = (name) => form.elements[name].value.trim();
-    const steps = Number(text("steps")), guidance = Number(text("guidance"));
-    const seed = Number(text("seed"));
+    const text = (name) => (form.elements[name] ? form.elements[name].value.trim() : "");
+    const steps = Number(text("steps")), seed = Number(text("seed"));
     if (text("steps") === "" || !Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS)
       return {error: `Steps: enter a whole number from 1 to ${MAX_STEPS} (got "${text("steps")}").`};
-    if (text("guidance") === "" || !Number.isFinite(guidance) || guidance < 0 || guidance > MAX_GUIDANCE)
-      return {error: `Guidance: enter a number from 0 to ${MAX_GUIDANCE} (got "${text("guidance")}").`};
     if (text("seed") === "" || !Number.isInteger(seed) || seed < 0 || seed > MAX_SEED)
       return {error: `Seed: enter a whole number from 0 to ${MAX_SEED} (got "${text("seed")}").`};
+    if (!classes) return {steps, seed, className: null, label: null};
+    const guidance = Number(text("guidance"));
+    if (text("guidance") === "" || !Number.isFinite(guidance) || guidance < 0 || guidance > MAX_GUIDANCE)
+      return {error: `Guidance: enter a number from 0 to ${MAX_GUIDANCE} (got "${text("guidance")}").`};
     const cls = form.elements.class.value;
     return {steps, guidance, seed, className: cls || null, label: cls ? classes.indexOf(cls) : -1};
   }
@@ -119,18 +122,22 @@
   }
 
   function setUp(panel) {
-    const data = panel.dataset, classes = JSON.parse(data.classes || "[]");
+    const data = panel.dataset, classes = JSON.parse(data.classes || "null");
     const base = new URL("../" + data.liveDir.replace(/\/?$/, "/"), SCRIPT_URL);
-    const classSelect = el("select", {name: "class"});
-    classes.forEach((c) => classSelect.append(el("option", {value: c}, c)));
-    classSelect.append(el("option", {value: ""}, "no class"));
-    classSelect.value = data.class;
     const field = (label, name, value) =>
       el("label", {}, label + " ", el("input", {name, value, size: "10", inputmode: "decimal"}));
     const button = el("button", {type: "submit"}, "Generate");
-    const form = el("form", {class: "live-controls"}, el("label", {}, "Class ", classSelect),
-      field("Steps", "steps", data.steps), field("Guidance", "guidance", data.guidance),
-      field("Seed", "seed", data.seed), button);
+    const form = el("form", {class: "live-controls"});
+    if (classes) {
+      const classSelect = el("select", {name: "class"});
+      classes.forEach((c) => classSelect.append(el("option", {value: c}, c)));
+      classSelect.append(el("option", {value: ""}, "no class"));
+      classSelect.value = data.class;
+      form.append(el("label", {}, "Class ", classSelect));
+    }
+    form.append(field("Steps", "steps", data.steps));
+    if (classes) form.append(field("Guidance", "guidance", data.guidance));
+    form.append(field("Seed", "seed", data.seed), button);
     const progress = el("progress", {max: "1", value: "0"});
     const status = el("p", {class: "live-status", role: "status"});
     const canvas = el("canvas", {width: "640", height: "120", class: "live-waveform"});
@@ -160,14 +167,17 @@
         let calls = 0;
         const net = network(ort, session, info);
         const counted = (x, t, labels) => ((calls += labels.length), net(x, t, labels));
+        const noise = LiveSampler.seededNoise(s.seed, info.length);
+        const onStep = async (k, n) => {
+          progress.value = k;
+          say(`Step ${k} of ${n}...`);
+          await new Promise((r) => setTimeout(r, 0));  // let the page draw
+        };
         progress.max = s.steps;
         const t0 = performance.now();
-        const samples = await LiveSampler.vddim(counted, LiveSampler.seededNoise(s.seed, info.length),
-          s.label, settings, async (k, n) => {
-            progress.value = k;
-            say(`Step ${k} of ${n}...`);
-            await new Promise((r) => setTimeout(r, 0));  // let the page draw
-          });
+        const samples = info.sampler.kind === "euler"
+          ? await LiveSampler.euler(counted, noise, settings, onStep)
+          : await LiveSampler.vddim(counted, noise, s.label, settings, onStep);
         const seconds = (performance.now() - t0) / 1000;
         const rms = Math.sqrt(samples.reduce((acc, v) => acc + v * v, 0) / samples.length);
         const rmsDb = 20 * Math.log10(rms + 1e-12), maxDb = Number(data.maxRmsDb);
@@ -177,9 +187,10 @@
         audio.src = URL.createObjectURL(wav(samples, info.sample_rate, 10 ** (gainDb / 20)));
         player.replaceChildren(audio, gainDb < 0 ? ` played ${(-gainDb).toFixed(0)} dB quieter` : "");
         panel.liveResult = {samples, seconds, loadSeconds, calls, settings: s, gainDb};
-        const what = s.className ? `a ${s.className}` : "a clip with no class";
+        const what = s.className ? `a ${s.className}` : classes ? "a clip with no class" : "a clip";
+        const how = classes ? `guidance ${s.guidance}, ` : "";
         say(`Generated ${what} in ${seconds.toFixed(1)} s (${calls} network evaluations, ` +
-            `${s.steps} steps, guidance ${s.guidance}, seed ${s.seed}; the model loaded in ` +
+            `${s.steps} steps, ${how}seed ${s.seed}; the model loaded in ` +
             `${loadSeconds.toFixed(1)} s).`, "done");
       } catch (err) {
         say("Could not run the model: " + (err && err.message ? err.message : err), "error");

@@ -7,6 +7,9 @@
  *   vddim(net, noise, label, settings, onStep)
  *                         mirrors drums_unet.generate -> tl.vdiffusion.sample
  *                         (src/tutorial_lib/families/drums_unet.py, src/tutorial_lib/vdiffusion.py)
+ *   euler(net, noise, settings, onStep)
+ *                         mirrors tl.samplers.euler_sample as drums_small.sample runs it
+ *                         (src/tutorial_lib/samplers/flow.py, families/drums_small.py)
  */
 (function (root) {
   "use strict";
@@ -70,7 +73,23 @@
     return Float32Array.from(x0, (v) => Math.min(1, Math.max(-1, v * scale)));
   }
 
-  const api = {mix32, seededNoise, vddim};
+  // Rectified flow, Euler steps (chapter 2): times t_k = 1 - k / steps, and
+  // x <- x + (t_k - t_{k+1}) v with v = net(x, t_k) (the flow is dx/dt = -v, v = data - noise);
+  // net as for vddim, with the label null (the model has no classes). Returns x times scale,
+  // clamped to [-1, 1].
+  async function euler(net, noise, settings, onStep) {
+    const {steps, scale} = settings;
+    const x = Float64Array.from(noise);
+    for (let k = 0; k < steps; k++) {
+      const t = 1 - k / steps, tNext = 1 - (k + 1) / steps;
+      const [v] = await net(Float32Array.from(x), t, [null]);
+      for (let i = 0; i < x.length; i++) x[i] += (t - tNext) * v[i];
+      if (onStep) await onStep(k + 1, steps);
+    }
+    return Float32Array.from(x, (v) => Math.min(1, Math.max(-1, v * scale)));
+  }
+
+  const api = {mix32, seededNoise, vddim, euler};
   if (typeof module === "object" && module.exports) module.exports = api;
   else root.LiveSampler = api;
 })(typeof globalThis !== "undefined" ? globalThis : this);

@@ -40,6 +40,7 @@ from ._validate import check_choice, check_int, check_number
 __all__ = [
     "EXPORTS",
     "LIVE_DIR",
+    "LIVE_MODELS",
     "OPSET",
     "describe_model",
     "live_panel",
@@ -259,7 +260,18 @@ def seeded_noise(seed: int, shape: Any) -> Any:
     return torch.from_numpy(z[:n].astype(np.float32).reshape(dims))
 
 
+#: The models the live panel runs (the graphs the book's site carries).
+LIVE_MODELS = ("drums-unet", "drums-unet-short", "drums-small-rf")
+
+
 def _class_label(info: dict[str, Any], class_name: str | None) -> int:
+    if info["classes"] is None:
+        if class_name is not None:
+            raise ValueError(
+                f"class_name: {info['name']!r} has no classes, got {class_name!r}. "
+                "Fix: class_name=None."
+            )
+        return -1
     if class_name is None:
         return -1
     return info["classes"].index(check_choice(class_name, "class_name", info["classes"]))
@@ -275,35 +287,43 @@ def live_sample(
 ) -> Any:
     """The clip the book's live panel makes for these settings, computed in Python.
 
-    Noise from :func:`seeded_noise` (``(1, 1, length)``), then the family's own sampler:
-    ``drums_unet.generate`` (v-DDIM, times ``(1 - k / steps) ** rho``, classifier-free
-    guidance, ``x0`` clamped to audio's range). The page's ``vddim`` in
-    ``book/_static/live_sampler.js`` mirrors it; ``tests/browser/test_live_panel.py`` checks
-    they agree.
+    Noise from :func:`seeded_noise` (``(1, 1, length)``), then the family's own sampler. For
+    ``drums-unet`` (and ``-short``): ``drums_unet.generate`` (v-DDIM, times
+    ``(1 - k / steps) ** rho``, classifier-free guidance, ``x0`` clamped to audio's range),
+    mirrored by ``vddim`` in ``book/_static/live_sampler.js``. For ``drums-small-rf``
+    (chapter 2): ``tl.samplers.euler_sample`` as ``drums_small.sample`` runs it (times
+    ``1 - k / steps``), mirrored by ``euler``. ``tests/browser/test_live_panel.py`` checks
+    the page against this function.
 
     Args:
-        name: ``"drums-unet"`` or ``"drums-unet-short"``.
+        name: one of :data:`LIVE_MODELS`.
         seed: the panel's seed, in ``[0, 2**32)``.
-        class_name: one of the model's classes, or ``None`` (no class: guidance is ignored).
-        steps: sampler steps (>= 1; default the family's, 30).
-        guidance: classifier-free guidance ``w`` (>= 0; default the family's, 3).
+        class_name: one of the model's classes, or ``None`` (no class: guidance is ignored;
+            the only choice for ``drums-small-rf``).
+        steps: sampler steps (>= 1; default the family's: 30 for the U-Net, 16 for the flow).
+        guidance: classifier-free guidance ``w`` (>= 0; default the family's, 3; ignored
+            without a class).
 
     Returns:
         float32 NumPy array ``(length,)``, the audio in ``[-1, 1]``.
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
-    check_choice(name, "name", ["drums-unet", "drums-unet-short"])
+    check_choice(name, "name", LIVE_MODELS)
     info = describe_model(name)
     label = _class_label(info, class_name)
-    if steps is not None:
-        steps = check_int(steps, "steps", min_value=1)
+    steps = info["sampler"]["steps"] if steps is None else check_int(steps, "steps", min_value=1)
     from .families import get
 
     fam = get(EXPORTS[name])
     noise = seeded_noise(seed, (1, 1, info["length"]))
-    classes = None if label < 0 else [class_name]
-    x = fam.generate(fam.load(name), noise, classes, steps=steps, guidance=guidance)
+    if info["sampler"]["kind"] == "euler":
+        from .samplers import euler_sample
+
+        x = (euler_sample(_network(name), noise, steps=steps) * info["scale"]).clamp(-1, 1)
+    else:
+        classes = None if label < 0 else [class_name]
+        x = fam.generate(fam.load(name), noise, classes, steps=steps, guidance=guidance)
     return x.reshape(-1).float().cpu().numpy()
 
 
@@ -318,10 +338,12 @@ def live_panel(
     """The book's live panel for model ``name``, as an ``IPython.display.HTML`` object.
 
     A ``<div class="live-panel">`` with the model's name and the starting settings; the built
-    book's script (``book/_static/live_panel.js``) turns it into the controls (class, steps,
-    guidance, seed, Generate, progress, waveform, player, time taken) and runs the model in the
-    browser from ``_static/live/`` (``LIVE_DIR``). In Jupyter, where that script is absent, it
-    shows one line saying how to see it.
+    book's script (``book/_static/live_panel.js``) turns it into the controls (class and
+    guidance for a model with classes, steps, seed, Generate, progress, waveform, player, time
+    taken) and runs the model in the browser from ``_static/live/`` (``LIVE_DIR``), where the
+    book build puts every model of :data:`LIVE_MODELS` it shows. In Jupyter, where that script
+    is absent, it shows one line saying how to see it. Arguments as :func:`live_sample`
+    (``class_name=None`` for ``drums-small-rf``).
 
     Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
     """
@@ -331,12 +353,14 @@ def live_panel(
 
     from .audio import MAX_PLAY_RMS_DB
 
-    check_choice(name, "name", ["drums-unet", "drums-unet-short"])
+    check_choice(name, "name", LIVE_MODELS)
     info = describe_model(name)
     _class_label(info, class_name)
     s = info["sampler"]
     steps = s["steps"] if steps is None else check_int(steps, "steps", min_value=1)
-    guidance = s["guidance"] if guidance is None else check_number(guidance, "guidance", low=0.0)
+    if guidance is None:
+        guidance = s.get("guidance", 1.0)
+    guidance = check_number(guidance, "guidance", low=0.0)
     seed = check_int(seed, "seed", min_value=0, max_value=_MASK32)
     attrs = {
         "data-model": name,

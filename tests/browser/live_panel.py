@@ -19,6 +19,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = "03_waveform_unet/03_01_waveform_unet.html"
+#: Chapter 2's panel: the flow model drums-small-rf, Euler steps, no classes.
+FLOW_PAGE = "02_ddpm_vs_flow/02_01_ddpm_vs_flow.html"
 CHROMIUM_FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update"]  # fmt: skip
 
@@ -93,11 +95,17 @@ def browser_page(chromium: str, base: str) -> Iterator[tuple[Any, list[str], lis
             browser.close()
 
 
-def set_controls(page: Any, *, class_name: str, steps: Any, guidance: Any, seed: Any) -> None:
+def set_controls(
+    page: Any, *, steps: Any, seed: Any, class_name: str | None = None, guidance: Any = None
+) -> None:
+    """Fill the panel's controls (class and guidance only where given: a model without
+    classes has neither)."""
     panel = page.locator(".live-panel")
-    panel.locator("select[name=class]").select_option(class_name)
+    if class_name is not None:
+        panel.locator("select[name=class]").select_option(class_name)
     for name, value in (("steps", steps), ("guidance", guidance), ("seed", seed)):
-        panel.locator(f"input[name={name}]").fill(str(value))
+        if value is not None:
+            panel.locator(f"input[name={name}]").fill(str(value))
 
 
 def generate(page: Any, timeout_s: float = 300) -> str:

@@ -102,10 +102,33 @@ def test_opened_as_a_file_the_panel_says_how_to_serve(page, html_dir):
         other.close()
 
 
+def test_chapter_2s_flow_panel_makes_pytorchs_clip(page, html_dir):
+    """Chapter 2's panel: drums-small-rf with Euler steps (no class, no guidance)."""
+    if not (html_dir / live_panel.FLOW_PAGE).is_file():
+        pytest.skip(f"{live_panel.FLOW_PAGE} is not in this build (a one-chapter build)")
+    other = page.context.new_page()
+    try:
+        other.goto(page.url.split(live_panel.PAGE)[0] + live_panel.FLOW_PAGE, wait_until="load")
+        assert other.locator(".live-panel select[name=class]").count() == 0
+        assert other.locator(".live-panel input[name=guidance]").count() == 0
+        live_panel.set_controls(other, steps=4, seed=3)
+        assert live_panel.generate(other) == "done", live_panel.status(other)
+        got = live_panel.read_result(other)
+    finally:
+        other.close()
+    samples = np.asarray(got["samples"], np.float32)
+    want = live_panel.pytorch_clip(name="drums-small-rf", class_name=None, steps=4, seed=3)
+    diff = float(np.abs(samples - want).max())
+    print(f"\nflow panel: 4 Euler steps, seed 3: {got['seconds']:.2f} s, max |diff| {diff:.2e}")
+    assert got["calls"] == 4 and diff <= TOLERANCE and _db(samples) > SILENT_DB
+    played, _ = sf.read(io.BytesIO(got["wav"]), dtype="float64")
+    assert SILENT_DB < _db(played) <= MAX_PLAY_RMS_DB + 0.1
+
+
 def test_the_student_edition_keeps_the_panel(student_html_dir):
     page = (student_html_dir / live_panel.PAGE).read_text(errors="replace")
     assert 'class="live-panel"' in page and "live_panel.js" in page
-    for name in ("drums-unet.onnx", "drums-unet.json", "ort.wasm.min.js",
+    for name in ("drums-unet.onnx", "drums-unet.json", "drums-small-rf.onnx", "ort.wasm.min.js",
                  "ort-wasm-simd-threaded.wasm"):  # fmt: skip
         assert (student_html_dir / export.LIVE_DIR / name).is_file(), name
 
