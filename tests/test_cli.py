@@ -195,3 +195,20 @@ def test_render_is_wired_with_its_options(tmp_path, capsys):
     assert main(["render", str(song), "--out", str(tmp_path / "x.wav")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("tutorial-lib render: error: FILE:") and "Traceback" not in err
+
+
+def test_sample_page_noise_is_the_live_panels_clip(tmp_path):
+    """``--page-noise``: clip i is ``tl.export.live_sample`` for seed + i, the clip the book's
+    live panel makes for that seed (tests/browser/test_live_panel.py checks the page)."""
+    from tutorial_lib import export
+
+    out = tmp_path / "p"
+    assert main(["sample", "drums-unet-snare", "--page-noise", "--n", "2", "--steps", "2",
+                 "--seed", "7", "--out", str(out)]) == 0  # fmt: skip
+    for i in range(2):
+        got, sr = sf.read(out / f"drums-unet-snare_{i:05d}.wav", dtype="float32")
+        want = export.live_sample(seed=7 + i, class_name="snare", steps=2)
+        assert sr == 16000 and np.abs(got - want).max() <= 1e-6
+    info = json.loads((out / "samples.json").read_text())
+    assert info["classes"] == ["snare", "snare"] and "seeded_noise" in info["noise"]
+    assert main(["sample", "drums-mel", "--page-noise", "--out", str(out)]) == 2

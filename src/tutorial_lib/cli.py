@@ -181,6 +181,8 @@ def _cmd_sample(args: argparse.Namespace) -> int:
             "tutorial_lib.registry.register_model(name, sample_fn, description) when the "
             "module that defines them is imported.",
         )
+    if args.page_noise:
+        return _sample_page_noise(args)
     _check_registered(args.model, registry.models(), "model", "sample")
     if args.out is None:
         raise CLIError("--out DIR is required (the folder for the WAV files).")
@@ -206,6 +208,54 @@ def _cmd_sample(args: argparse.Namespace) -> int:
                 seeds="batch k (clips k*batch ...) is sampled with seed + k")  # fmt: skip
     _write_text(out / "samples.json", json.dumps(info, indent=1))
     print(f"Wrote {len(files)} WAV files ({sr} Hz) and samples.json to {out}/.")
+    return 0
+
+
+#: --page-noise: the models of the book's live panels, and the class of clip i (None: no class).
+_PAGE_MODELS: dict[str, Any] = {
+    "drums-unet": "cycle", "drums-unet-short": "cycle", "drums-unet-kick": "kick",
+    "drums-unet-snare": "snare", "drums-unet-hat": "closed_hat",
+    "drums-unet-percussion": "percussion", "drums-small-rf": None,
+}  # fmt: skip
+
+
+def _sample_page_noise(args: argparse.Namespace) -> int:
+    """``sample --page-noise``: clip i is the book's live panel's clip for seed ``seed + i``
+    (``tl.export.live_sample``: ``tl.export.seeded_noise``, then the family's sampler)."""
+    from . import audio, export
+    from .families import drums_unet
+
+    if args.model not in _PAGE_MODELS:
+        raise CLIError(
+            f"--page-noise: {args.model!r} has no live panel. Fix: one of "
+            f"{', '.join(_PAGE_MODELS)} (or leave out --page-noise)."
+        )
+    if args.out is None:
+        raise CLIError("--out DIR is required (the folder for the WAV files).")
+    if args.seed + args.n > 2**32:
+        raise CLIError("--seed: the page's seeds are below 2**32 (seed + n - 1 must be too).")
+    if args.sampler is not None:
+        raise CLIError("--sampler: --page-noise runs the panel's sampler. Fix: leave it out.")
+    out = _out_dir(args.out)
+    # the class models (drums-unet-kick, ...) are drums-unet asked for one class
+    name = args.model if args.model in export.LIVE_MODELS else "drums-unet"
+    files, sr, classes = [], None, []
+    for i in _progress(range(args.n), args.n, "sampling clips"):
+        cls = _PAGE_MODELS[args.model]
+        if cls == "cycle":
+            cls = drums_unet.CLASSES[i % len(drums_unet.CLASSES)]
+        x = export.live_sample(name, seed=args.seed + i, class_name=cls, steps=args.steps)
+        sr = export.describe_model(name)["sample_rate"]
+        file = f"{args.model}_{i:05d}.wav"
+        audio.save(out / file, x, sr, subtype="FLOAT")
+        files.append(file)
+        classes.append(cls)
+    info = dict(model=args.model, n=args.n, steps=args.steps, seed=args.seed, sr=sr,
+                files=files, classes=classes, noise="tl.export.seeded_noise(seed + i): clip i "
+                "is the book's live panel's clip for seed + i (float WAV)")  # fmt: skip
+    _write_text(out / "samples.json", json.dumps(info, indent=1))
+    print(f"Wrote {len(files)} WAV files ({sr} Hz, the live panel's noise) and samples.json "
+          f"to {out}/.")  # fmt: skip
     return 0
 
 
@@ -511,6 +561,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--device",
         default="auto",
         help="auto (default: the GPU in full mode, else the CPU), cpu, cuda, cuda:N or mps",
+    )
+    p.add_argument(
+        "--page-noise",
+        action="store_true",
+        help="clip i from the book's live-panel noise for seed + i (tl.export.seeded_noise), "
+        "so it equals what the panel makes with that seed (drums-unet* and drums-small-rf; "
+        "CPU, float WAV)",
     )
     p.set_defaults(func=_cmd_sample)
 
