@@ -192,3 +192,13 @@ def test_live_sample_of_the_flow_model():
     np.testing.assert_array_equal(got, want.flatten().numpy())
     html = export.live_panel("drums-small-rf", class_name=None).data
     assert 'data-classes="null"' in html and 'data-model="drums-small-rf"' in html
+
+
+def test_no_class_is_label_minus_one():
+    """The page asks for "no class" with the label -1 (the graph needs a label); Python's
+    ``live_sample(class_name=None)`` calls the network with no labels. They must agree."""
+    net = tl.families.drums_unet.load()
+    x = export.seeded_noise(1, (1, 1, tl.families.drums_unet.LENGTH))
+    t = torch.tensor([0.6])
+    with torch.no_grad():
+        torch.testing.assert_close(net(x, t), net(x, t, torch.tensor([-1])), rtol=0, atol=0)
