@@ -82,3 +82,32 @@ def test_a_failing_npm_says_so(tmp_path, monkeypatch):
     with pytest.raises(fo.RuntimeMissing, match="registry"):
         fo.ensure(tmp_path)
     assert not fo.is_complete(fo.runtime_dir(tmp_path)) and list(tmp_path.iterdir()) == []
+
+
+def test_book_build_stops_without_the_runtime_and_writes_the_live_files(tmp_path, monkeypatch):
+    """book_fixes: a build without the runtime stops at its start (saying make setup); a
+    finished build gets the runtime and every model of LIVE_MODELS in _static/live/."""
+    from types import SimpleNamespace
+
+    from sphinx.errors import ConfigError
+
+    from tutorial_lib import export
+
+    fixes = _load("book_fixes", ROOT / "book" / "_ext" / "book_fixes.py")
+    app = SimpleNamespace(builder=SimpleNamespace(format="html"), outdir=str(tmp_path))
+    missing = SimpleNamespace(require=lambda: fo.require(tmp_path / "none"),
+                              RuntimeMissing=fo.RuntimeMissing)  # fmt: skip
+    monkeypatch.setattr(fixes, "_fetch_ort", lambda: missing)
+    with pytest.raises(ConfigError, match="make setup"):
+        fixes._check_live(app)
+    copied, exported = [], []
+    fake = SimpleNamespace(copy_to_site=lambda dest: copied.append(dest))
+    monkeypatch.setattr(fixes, "_fetch_ort", lambda: fake)
+    monkeypatch.setattr(export, "onnx_model", lambda name, path: exported.append((name, path)))
+    fixes._write_live(app, None)
+    live = tmp_path / export.LIVE_DIR
+    assert copied == [live]
+    assert exported == [(m, live / f"{m}.onnx") for m in fixes.LIVE_MODELS]
+    assert set(fixes.LIVE_MODELS) <= set(export.LIVE_MODELS)
+    fixes._write_live(app, RuntimeError("the build failed"))  # nothing after a failed build
+    assert len(copied) == 1
