@@ -271,3 +271,126 @@ def test_the_network_predicts_v_and_the_sampler_follows(tiny):
 def test_the_shipped_reference_was_trained_to_predict_what_the_family_samples():
     meta = ck.load(ck.reference("drums-mel").path)[2]
     assert meta.get("setting_prediction", "eps") == fam.PREDICTION, meta.get("setting_prediction")
+
+
+# --------------------------------------------------------------------------- conditional
+
+
+@pytest.fixture(scope="module")
+def tiny_cond():
+    """A small random class-conditional network (the family's classes)."""
+    torch.manual_seed(0)
+    net = tl.models.unet2d.UNet2d(channels=[8, 16], attn_levels=[1], emb_dim=16,
+                                  classes=list(fam.SOUNDS))  # fmt: skip
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    return net.eval()
+
+
+def test_conditional_checkpoint_is_the_same_network_told_the_class():
+    assert fam.CHECKPOINTS == ("drums-mel", "drums-mel-cond")
+    assert fam.config_of("drums-mel-cond") == {**fam.CONFIG, "classes": list(fam.SOUNDS)}
+    assert fam.config_of("drums-mel") is fam.CONFIG
+    assert fam.train_settings("book")["class_dropout"] == 0.1
+    assert "drums-mel-cond" in registry.models()
+    with pytest.raises(ValueError, match="name"):
+        fam.config_of("drums-unet")
+
+
+def test_conditional_sampling_is_guided_ddim_with_the_asked_classes(tiny_cond):
+    """sample_images(classes=...) is DDIM on u + w (c - u) (classifier-free guidance, written
+    out here), "cycle" is the classes in turn, guidance 1 is the conditional network alone."""
+    n, steps, w = 5, 4, 2.5
+    labels = torch.arange(n) % len(fam.SOUNDS)
+
+    def by_hand(x, t):
+        u = tiny_cond(x, t)
+        return u + w * (tiny_cond(x, t, labels) - u)
+
+    noise = torch.randn(n, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    want = tl.samplers.ddim_sample(by_hand, noise, fam.alpha_bars(), steps=steps,
+                                   clip_x0=fam.SAMPLING["clip_x0"], prediction=fam.PREDICTION)  # fmt: skip
+    got = fam.sample_images(n, steps, 0, model=tiny_cond, classes="cycle", guidance=w)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
+    names = [fam.SOUNDS[i] for i in labels]
+    assert torch.equal(got, fam.sample_images(n, steps, 0, model=tiny_cond, classes=names,
+                                              guidance=w))  # fmt: skip
+    plain = tl.samplers.ddim_sample(lambda x, t: tiny_cond(x, t, "snare"), noise[:2],
+                                    fam.alpha_bars(), steps=steps, clip_x0=1.0,
+                                    prediction=fam.PREDICTION)  # fmt: skip
+    torch.testing.assert_close(
+        fam.sample_images(2, steps, 0, model=tiny_cond, classes="snare", guidance=1.0), plain,
+        rtol=0, atol=1e-5,
+    )  # fmt: skip
+    assert not torch.equal(fam.sample_images(2, steps, 0, model=tiny_cond), plain)
+
+
+def test_classes_are_refused_where_they_cannot_be_meant(tiny, tiny_cond):
+    assert fam.labels_of(tiny, "cycle", 3) is None and fam.labels_of(tiny_cond, None, 3) is None
+    assert fam.labels_of(tiny_cond, ["kick", -1], 2).tolist() == [0, -1]
+    with pytest.raises(ValueError, match="classes: the model is unconditional"):
+        fam.sample_images(1, 2, model=tiny, classes="kick")
+    with pytest.raises(ValueError, match="unknown class 'tom'"):
+        fam.sample_images(1, 2, model=tiny_cond, classes="tom")
+    with pytest.raises(ValueError, match="guidance"):
+        fam.sample_images(1, 2, model=tiny_cond, classes="kick", guidance=-1.0)
+
+
+def test_conditional_recipe_trains_on_the_clips_labels():
+    """The trainer of drums-mel-cond draws the same clips as drums-mel's, with their labels
+    (indices into SOUNDS), and its network has the classes."""
+    s = fam.train_settings("fast")
+    plain, cond = fam._trainer(s, None, None), fam._trainer(s, None, None, "drums-mel-cond")
+    assert cond.model.classes == list(fam.SOUNDS) and plain.model.classes is None
+    torch.manual_seed(0)
+    a = plain._source.batches(0)
+    torch.manual_seed(0)
+    b = cond._source.batches(0)
+    ds = fam.dataset(s["n_train"])
+    assert torch.equal(a, b["audio"]) and b["label"].max() < len(fam.SOUNDS)
+    assert [fam.SOUNDS[i] for i in fam._labels(ds)] == [ds.classes[i] for i in ds.labels]
+
+
+def test_evaluate_gives_conditional_models_the_class_check(tiny, tiny_cond):
+    out = fam.evaluate({"c": tiny_cond, "u": tiny}, n=8, steps=2, ceiling=False, n_train=40)
+    assert 0.0 <= out["c"]["class_accuracy"] <= 1.0 and set(out["c"]["per_class"]) == set(
+        fam.SOUNDS
+    )
+    assert out["c"]["requested"].tolist() == [0, 1, 2, 3, 0, 1, 2, 3]
+    assert "class_accuracy" not in out["u"] and out["u"]["fd"] > 0
+
+
+def test_conditional_benchmark_chooses_and_registers(tmp_path):
+    """bench_mel_cond ships the weight with the lowest FD among those that make the asked
+    class 90 % of the time (else the most accurate), and registers what chapter 4 reads."""
+    spec = importlib.util.spec_from_file_location(
+        "bench_cond", ROOT / "benchmarks/bench_mel_cond.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = {"1": {"fd": 5.0, "class_accuracy": 0.8}, "2": {"fd": 7.0, "class_accuracy": 0.93},
+            "3": {"fd": 6.0, "class_accuracy": 0.95}}  # fmt: skip
+    assert bench.choose(rows) == 3.0
+    rows["3"]["class_accuracy"] = 0.85
+    assert bench.choose(rows) == 2.0
+    assert bench.choose({"1": {"fd": 5.0, "class_accuracy": 0.5},
+                         "4": {"fd": 9.0, "class_accuracy": 0.7}}) == 4.0  # fmt: skip
+    path = tl.checkpoints.save(
+        tmp_path / "drums-mel-cond.safetensors", fam.build(fam.COND_CONFIG),
+        config=fam.COND_CONFIG, metadata={"steps": 7, "final_loss": 0.1}, dtype=torch.float16,
+    )  # fmt: skip
+    ref = bench.register(tl, path, {"fd": 9.0, "guidance": 2.0, "seconds": 5.0},
+                         weights_dir=tmp_path / "weights")  # fmt: skip
+    assert ref.name == "drums-mel-cond" and ref.config == fam.COND_CONFIG
+    assert ref.metric["guidance"] == 2.0 and "seconds" not in ref.metric
+
+
+def test_the_family_samples_the_conditional_model_at_the_measured_weight():
+    """SAMPLING["guidance"] is the weight bench_mel_cond.py chose and registered (its rule:
+    the lowest FD among weights with class accuracy >= 0.9, else the most accurate)."""
+    m = ck.reference("drums-mel-cond").metric
+    assert fam.SAMPLING["guidance"] == m["guidance"]
+    best = max(m["rows"], key=lambda w: m["rows"][w]["class_accuracy"])
+    assert m["class_accuracy"] == m["rows"][f"{m['guidance']:g}"]["class_accuracy"]
+    assert float(best) == m["guidance"] or m["class_accuracy"] >= 0.9

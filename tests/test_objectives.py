@@ -197,3 +197,33 @@ def test_continuous_loss_is_the_distance_to_the_target():
         O.continuous_loss(model, x0, norm="l3")
     with pytest.raises(ValueError, match="prediction"):
         O.continuous_loss(model, x0, prediction="score")
+
+
+def test_ddpm_loss_passes_class_labels_and_drops_them_for_guidance():
+    """With labels, the network is called model(x_t, t, labels); class_dropout replaces labels
+    with -1 ("no class") at its rate, and without labels nothing changes (same random draws)."""
+    seen = []
+
+    def model(x, t, labels=None):
+        seen.append(None if labels is None else labels.clone())
+        return torch.zeros_like(x)
+
+    x0 = torch.randn(512, 1, 4)
+    labels = torch.arange(512) % 3
+    ab = schedules.alpha_bar("linear", 100)
+    torch.manual_seed(0)
+    plain = O.ddpm_loss(model, x0, ab)
+    torch.manual_seed(0)
+    again = O.ddpm_loss(model, x0, ab, class_labels=None, class_dropout=0.5)
+    assert seen[:2] == [None, None] and torch.equal(plain, again)
+    O.ddpm_loss(model, x0, ab, class_labels=labels)
+    assert torch.equal(seen[-1], labels)
+    O.ddpm_loss(model, x0, ab, class_labels=labels, class_dropout=0.25)
+    dropped = seen[-1] == -1
+    assert 0.15 < dropped.float().mean() < 0.35
+    assert torch.equal(seen[-1][~dropped], labels[~dropped])
+    assert (O.drop_labels(labels, 1.0, 512) == -1).all()
+    with pytest.raises(ValueError, match="class_labels: expected one label per item"):
+        O.ddpm_loss(model, x0, ab, class_labels=labels[:3])
+    with pytest.raises(ValueError, match="class_dropout"):
+        O.drop_labels(labels, 1.5, 512)

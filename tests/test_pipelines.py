@@ -158,3 +158,27 @@ def test_bad_inputs_name_the_argument(net, clip):
         pipe(raw_audio=clip, mask_start_secs=0.3, mask_end_secs=0.3)
     with pytest.raises(TypeError, match="model: expected the image network"):
         AudioDiffusionPipeline(model="drums-mel")
+
+
+def test_encoding_asks_a_conditional_network_for_a_class():
+    """The seed's ``encoding`` on the book's conditional mel model: the class of every item
+    (or one per item), sampled with classifier-free guidance exactly as the family samples
+    it; unknown classes are named."""
+    torch.manual_seed(0)
+    cond = fam.build(dict(fam.COND_CONFIG, channels=[8, 16], attn_levels=[], emb_dim=32,
+                          heads=1, norm_groups=4))  # fmt: skip
+    with torch.no_grad():
+        for p in cond.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    pipe = AudioDiffusionPipeline(model=cond.eval(), guidance=3.0)
+    noise = torch.randn(2, 1, 64, 64, generator=_gen(4))
+    out = pipe(batch_size=2, steps=5, noise=noise, encoding=["kick", "closed_hat"])
+    want = fam.sample_images(2, 5, noise=noise, model=cond, classes=["kick", "closed_hat"],
+                             guidance=3.0)  # fmt: skip
+    assert np.array_equal(np.stack([np.asarray(i) for i in out.images]), tl.mel.from_unit(want))
+    other = pipe(batch_size=2, steps=5, noise=noise, encoding="snare")
+    assert not np.array_equal(np.asarray(other.images[0]), np.asarray(out.images[0]))
+    with pytest.raises(ValueError, match="encoding: unknown class 'tom'"):
+        pipe(steps=2, encoding="tom")
+    with pytest.raises(ValueError, match="guidance"):
+        AudioDiffusionPipeline(model=cond, guidance=-2.0)

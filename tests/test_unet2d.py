@@ -75,3 +75,29 @@ def test_bad_input():
         UNet2d(channels=[8, 16], attn_levels=[2])
     with pytest.raises(TypeError, match="channels"):
         UNet2d(channels=[])
+
+
+def test_class_conditioning_follows_the_unet1d_rule():
+    """Classes: one embedding each plus "no class" (None or -1), the names' and indices' rule
+    of UNet1d; an unconditional network keeps its old config (no "classes" key) and refuses
+    labels; a conditional one refuses unknown names and a wrong count."""
+    torch.manual_seed(0)
+    net = UNet2d(**SMALL, classes=["kick", "snare"])
+    assert net.config["classes"] == ["kick", "snare"] and "classes" not in UNet2d(**SMALL).config
+    assert UNet2d(**net.config).num_parameters() == net.num_parameters()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    x = torch.randn(2, 1, 16, 16)
+    kick, snare, none = net(x, 0.5, "kick"), net(x, 0.5, [1, 1]), net(x, 0.5)
+    assert not torch.allclose(kick, snare) and not torch.allclose(kick, none)
+    torch.testing.assert_close(net(x, 0.5, torch.tensor([-1, -1])), none)
+    torch.testing.assert_close(net(x, 0.5, ["snare", "snare"]), snare)
+    with pytest.raises(ValueError, match="class_labels: unknown class 'tom'"):
+        net(x, 0.5, "tom")
+    with pytest.raises(ValueError, match="one label per clip"):
+        net(x, 0.5, [0, 1, 0])
+    with pytest.raises(ValueError, match="unconditional"):
+        UNet2d(**SMALL)(x, 0.5, "kick")
+    with pytest.raises(ValueError, match="classes: names must be unique"):
+        UNet2d(**SMALL, classes=["a", "a"])

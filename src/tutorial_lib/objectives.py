@@ -56,6 +56,7 @@ __all__ = [
     "cosine_alpha_sigma",
     "ddpm_loss",
     "ddpm_target",
+    "drop_labels",
     "predict_eps",
     "predict_v",
     "predict_x0",
@@ -265,8 +266,8 @@ def ddpm_target(
     return _out(a * eps.double() - s * x0.double(), x0)
 
 
-def _call(model: Model, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    out = model(x, t)
+def _call(model: Model, x: torch.Tensor, t: torch.Tensor, labels: Any = None) -> torch.Tensor:
+    out = model(x, t) if labels is None else model(x, t, labels)
     out = getattr(out, "sample", out)
     if not isinstance(out, torch.Tensor) or out.shape != x.shape:
         raise ValueError(
@@ -284,6 +285,8 @@ def ddpm_loss(
     prediction: str = "eps",
     step: torch.Tensor | None = None,
     noise: torch.Tensor | None = None,
+    class_labels: Any = None,
+    class_dropout: float = 0.0,
 ) -> torch.Tensor:
     """The DDPM training loss: mean squared error between the network and its target.
 
@@ -299,6 +302,10 @@ def ddpm_loss(
         prediction: what the network predicts: ``"eps"``, ``"v"`` or ``"x0"``.
         step: (optional) the steps to use, a long tensor (B,), instead of random ones.
         noise: (optional) the noise to use, shape of ``x0``, instead of fresh noise.
+        class_labels: (optional) a long tensor (B,) of class labels for a class-conditioned
+            network, called ``model(x_t, t, class_labels)``.
+        class_dropout: probability of replacing a label with ``-1`` ("no class"): the same
+            network then learns the unconditional model too, for classifier-free guidance.
 
     Returns:
         the loss, a scalar tensor. Uses torch's global random generator (so
@@ -324,8 +331,32 @@ def ddpm_loss(
     a, s = _coefs(ab, x0)
     xt = (a * x0 + s * noise).to(x0.dtype)
     target = ddpm_target(x0, noise, ab, prediction)
-    pred = _call(model, xt, t.to(x0.device))
+    labels = drop_labels(class_labels, class_dropout, x0.shape[0], x0.device)
+    pred = _call(model, xt, t.to(x0.device), labels)
     return ((pred - target) ** 2).mean()
+
+
+def drop_labels(class_labels: Any, p: float, batch: int, device: Any = None) -> Any:
+    """Class labels with each replaced by ``-1`` ("no class") with probability ``p``.
+
+    The training half of classifier-free guidance (Ho and Salimans 2022): one network learns
+    the conditional and the unconditional model. ``None`` stays ``None`` (an unconditional
+    network); ``p = 0`` returns the labels as a long tensor. Uses torch's global generator.
+
+    Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+    """
+    p = check_number(p, "class_dropout", low=0.0, high=1.0)
+    if class_labels is None:
+        return None
+    labels = torch.as_tensor(class_labels, device=device).long().reshape(-1)
+    if labels.numel() != batch:
+        raise ValueError(
+            f"class_labels: expected one label per item ({batch}), got {describe(class_labels)}."
+        )
+    if p > 0:
+        drop = torch.rand(batch, device=labels.device) < p
+        labels = torch.where(drop, torch.full_like(labels, -1), labels)
+    return labels
 
 
 # --------------------------------------------------------------------------------------------

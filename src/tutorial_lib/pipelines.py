@@ -15,6 +15,8 @@ call with the same arguments, defaults and outputs, computed by the book's own p
     out.images[0], out.audios.shape, out.sample_rate          # PIL image, (2, 1, 8064), 16000
     var = pipe(raw_audio=clip, start_step=25, generator=torch.Generator().manual_seed(1))
     loop = pipe(raw_audio=clip, mask_start_secs=0.1, generator=torch.Generator().manual_seed(2))
+    cond = tl.pipelines.AudioDiffusionPipeline(tl.families.drums_mel.load("drums-mel-cond"))
+    kicks = cond(batch_size=2, encoding="kick", generator=torch.Generator().manual_seed(3))
 
 Where the book's call differs from the seed's, on purpose (each written in chapter 4):
 
@@ -26,8 +28,13 @@ Where the book's call differs from the seed's, on purpose (each written in chapt
   of the step it just left, so the kept region ends with the last step's noise in it).
 - DDIM visits "trailing" timesteps (999, 979, ..., 19 for 50 steps: the first step starts
   from pure noise); the seed's scheduler of that time spaced them "leading" (980, ..., 0).
-- ``encoding`` (the seed's ``UNet2DConditionModel`` path) needs a conditional network; the
-  book's mel model is unconditional, so a non-``None`` encoding is refused with the reason.
+- ``encoding`` (the seed's ``UNet2DConditionModel`` path) conditions a network trained for
+  it. The seed's is an embedding ``(batch, 1, dim)`` from an audio encoder, given to the
+  network's cross-attention; the book's conditional mel model (``drums-mel-cond``) learns one
+  embedding per drum class, so its ``encoding`` is the class: a name, an index, or one per
+  item (``-1``/``None``: no class), with classifier-free guidance (the pipeline's
+  ``guidance``, default ``drums_mel.SAMPLING["guidance"]``). The unconditional
+  ``drums-mel`` refuses an encoding.
 - Images are scaled like the seed's (``(x / 2 + 0.5)`` clamped, ``* 255`` rounded) and
   Griffin-Lim is seeded (``Mel.image_to_audio``), so the same generator gives the same audio.
 
@@ -71,14 +78,24 @@ class AudioDiffusionPipeline:
     """The Audio Diffusion pipeline's call (``__call__``, ``encode``, ``slerp``) on a book network.
 
     Args:
-        model: the image network (``(x, t) -> v``; default: the reference ``drums-mel``).
+        model: the image network (``(x, t[, class]) -> v``; default: the reference
+            ``drums-mel``; ``drums_mel.load("drums-mel-cond")`` takes an ``encoding``).
         mel: the :class:`~tutorial_lib.mel.Mel` of its images (default: the family's).
         prediction: what ``model`` predicts (default: the family's, ``"v"``).
+        guidance: classifier-free guidance weight when an ``encoding`` asks a conditional
+            model for a class (default: the family's ``SAMPLING["guidance"]``).
 
     Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
     """
 
-    def __init__(self, model: Any = None, mel: Any = None, *, prediction: str | None = None):
+    def __init__(
+        self,
+        model: Any = None,
+        mel: Any = None,
+        *,
+        prediction: str | None = None,
+        guidance: float | None = None,
+    ):
         import torch
 
         from .families import drums_mel
@@ -98,6 +115,8 @@ class AudioDiffusionPipeline:
         self.prediction = (drums_mel.PREDICTION if prediction is None
                            else check_choice(prediction, "prediction", PREDICTIONS))  # fmt: skip
         self._fam = drums_mel
+        self.guidance = (drums_mel.SAMPLING["guidance"] if guidance is None
+                         else check_number(guidance, "guidance", low=0.0))  # fmt: skip
 
     def __repr__(self) -> str:
         return (
@@ -161,7 +180,9 @@ class AudioDiffusionPipeline:
             step_generator: a ``torch.Generator`` for the steps' fresh noise (``eta > 0``).
             eta: DDIM's stochasticity in [0, 1].
             noise: the starting noise ``(batch_size, 1, y_res, x_res)`` instead of drawing it.
-            encoding: must be ``None`` (the book's mel network is unconditional).
+            encoding: for a class-conditional network (``drums-mel-cond``): the class of
+                every item (a name or index), or one per item (``-1``/``None``: no class);
+                ``None`` for the unconditional ``drums-mel``.
             return_dict: return a :class:`PipelineOutput`; else the seed's tuple
                 ``(images, (sample_rate, audios))``.
 
@@ -184,11 +205,16 @@ class AudioDiffusionPipeline:
                     f"{name}: expected a torch.Generator or None, got {describe(g)}. "
                     f"Fix: {name}=torch.Generator().manual_seed(0)."
                 )
-        if encoding is not None:
+        if encoding is not None and getattr(self.unet, "classes", None) is None:
             raise ValueError(
                 "encoding: the seed passes it to a conditional network (UNet2DConditionModel); "
-                "the book's mel network is unconditional and takes none. Fix: encoding=None."
+                "this mel network is unconditional and takes none. Fix: encoding=None, or the "
+                "class-conditional model: AudioDiffusionPipeline(drums_mel.load('drums-mel-cond'))."
             )
+        try:
+            labels = self._fam.labels_of(self.unet, encoding, batch_size)
+        except ValueError as err:
+            raise ValueError(str(err).replace("class_labels:", "encoding:", 1)) from None
         if not isinstance(return_dict, bool):
             raise TypeError(f"return_dict: expected True or False, got {describe(return_dict)}.")
         step_generator = step_generator or generator
@@ -207,8 +233,8 @@ class AudioDiffusionPipeline:
         common = dict(steps=steps, eta=eta, clip_x0=self._fam.SAMPLING["clip_x0"],
                       prediction=self.prediction, generator=step_generator,
                       start_step=start_step)  # fmt: skip
-        net = self.unet
-        device = device_of(net)
+        device = device_of(self.unet)
+        net = self._fam.conditioned(self.unet, labels, self.guidance)
         noise = noise.float().to(device)
         ab = self._fam.alpha_bars()
         if not has_input:

@@ -68,6 +68,63 @@ def timestep_embedding(t: torch.Tensor, dim: int, *, max_period: float = 10_000.
     return emb
 
 
+def _check_classes(classes: Any) -> list[str] | None:
+    """``classes`` as a list of unique names (``None`` stays ``None``), or a ``ValueError``."""
+    if classes is None:
+        return None
+    if isinstance(classes, str) or not isinstance(classes, Sequence) or len(classes) == 0:
+        raise ValueError(f"classes: expected a non-empty list of class names, got {classes!r}.")
+    classes = [str(c) for c in classes]
+    if len(set(classes)) != len(classes):
+        raise ValueError(f"classes: names must be unique, got {classes}.")
+    return classes
+
+
+def _class_index(
+    classes: list[str] | None, class_labels: Any, batch: int, device: Any = None
+) -> torch.Tensor:
+    """Class labels -> embedding indices ``(B,)`` for a network with ``classes`` (one rule for
+    every conditional network of the library: see :meth:`UNet1d.class_index`)."""
+    if classes is None:
+        if class_labels is not None:
+            raise ValueError(
+                "class_labels: this model is unconditional (classes=None), but labels were "
+                "given. Fix: drop class_labels, or build the model with classes=[...]."
+            )
+        return torch.zeros(batch, dtype=torch.long, device=device)
+    k = len(classes)
+    if class_labels is None:
+        return torch.full((batch,), k, dtype=torch.long, device=device)
+    if isinstance(class_labels, (str, int)):
+        class_labels = [class_labels] * batch
+    if torch.is_tensor(class_labels):
+        idx = class_labels.to(device=device, dtype=torch.long).reshape(-1)
+    else:
+        out = []
+        for c in class_labels:
+            if isinstance(c, str):
+                if c not in classes:
+                    raise ValueError(
+                        f"class_labels: unknown class {c!r}. This model knows "
+                        f"{classes}. Fix: use one of them (or None: no class)."
+                    )
+                out.append(classes.index(c))
+            else:
+                out.append(int(c))
+        idx = torch.tensor(out, dtype=torch.long, device=device)
+    if idx.numel() != batch:
+        raise ValueError(f"class_labels: expected one label per clip ({batch}), got {idx.numel()}.")
+    # checked on the CPU only: reading a GPU tensor back would stall every training step
+    # (labels made on the CPU, as every tl.data set's, are checked before they move)
+    bad = (idx < -1) | (idx >= k)
+    if idx.device.type == "cpu" and bool(bad.any()):
+        raise ValueError(
+            f"class_labels: labels must be in [0, {k}) (or -1: no class) for classes "
+            f"{classes}, got {idx[bad].tolist()[:5]}."
+        )
+    return torch.where(idx < 0, torch.full_like(idx, k), idx)
+
+
 def _groups(ch: int, norm_groups: int) -> int:
     """The most GroupNorm groups, at most ``norm_groups``, that divide ``ch``."""
     g = min(norm_groups, ch)
@@ -240,14 +297,7 @@ class UNet1d(nn.Module):
             raise ValueError(f"kernel_size: expected an odd size (keeps T), got {kernel_size}.")
         emb_dim = 4 * channels[0] if emb_dim is None else check_int(emb_dim, "emb_dim", min_value=2)
         norm_groups = check_int(norm_groups, "norm_groups", min_value=1)
-        if classes is not None:
-            if isinstance(classes, str) or len(classes) == 0:
-                raise ValueError(
-                    f"classes: expected a non-empty list of class names, got {classes!r}."
-                )
-            classes = [str(c) for c in classes]
-            if len(set(classes)) != len(classes):
-                raise ValueError(f"classes: names must be unique, got {classes}.")
+        classes = _check_classes(classes)
         check_choice(transform, "transform", _TRANSFORMS)
         transform_factor = check_int(transform_factor, "transform_factor", min_value=1)
         if transform == "none" and transform_factor != 1:
@@ -370,46 +420,7 @@ class UNet1d(nn.Module):
 
         Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
         """
-        if self.classes is None:
-            if class_labels is not None:
-                raise ValueError(
-                    "class_labels: this model is unconditional (classes=None), but labels were "
-                    "given. Fix: drop class_labels, or build the model with classes=[...]."
-                )
-            return torch.zeros(batch, dtype=torch.long, device=device)
-        k = len(self.classes)
-        if class_labels is None:
-            return torch.full((batch,), k, dtype=torch.long, device=device)
-        if isinstance(class_labels, (str, int)):
-            class_labels = [class_labels] * batch
-        if torch.is_tensor(class_labels):
-            idx = class_labels.to(device=device, dtype=torch.long).reshape(-1)
-        else:
-            out = []
-            for c in class_labels:
-                if isinstance(c, str):
-                    if c not in self.classes:
-                        raise ValueError(
-                            f"class_labels: unknown class {c!r}. This model knows "
-                            f"{self.classes}. Fix: use one of them (or None: no class)."
-                        )
-                    out.append(self.classes.index(c))
-                else:
-                    out.append(int(c))
-            idx = torch.tensor(out, dtype=torch.long, device=device)
-        if idx.numel() != batch:
-            raise ValueError(
-                f"class_labels: expected one label per clip ({batch}), got {idx.numel()}."
-            )
-        # checked on the CPU only: reading a GPU tensor back would stall every training step
-        # (labels made on the CPU, as every tl.data set's, are checked before they move)
-        bad = (idx < -1) | (idx >= k)
-        if idx.device.type == "cpu" and bool(bad.any()):
-            raise ValueError(
-                f"class_labels: labels must be in [0, {k}) (or -1: no class) for classes "
-                f"{self.classes}, got {idx[bad].tolist()[:5]}."
-            )
-        return torch.where(idx < 0, torch.full_like(idx, k), idx)
+        return _class_index(self.classes, class_labels, batch, device)
 
     def check_length(self, length: int) -> None:
         """Raise a ``ValueError`` with the fix unless ``length`` is a multiple of :attr:`multiple`.

@@ -12,6 +12,12 @@ diffusion U-Net has (the Audio Diffusion seed uses diffusers' ``UNet2DModel``):
   its cost grows as ``(H W)^2``);
 - the output convolution starts at zero, so an untrained network predicts 0.
 
+Class conditioning (the Audio Diffusion pipeline's ``encoding`` path, small): pass
+``classes=("kick", "snare", ...)`` and the network learns one embedding per class plus a
+"no class" one (index ``len(classes)``, label ``-1`` or ``None``), added to the time
+embedding; training with some labels dropped gives the unconditional model too, for
+classifier-free guidance. Labels follow :meth:`UNet1d.class_index`'s rule.
+
 The time ``t`` in ``[0, 1]`` enters through sinusoidal features of ``1000 t`` (the DDPM step
 convention of :mod:`tutorial_lib.samplers`) and an MLP. The network carries a JSON-able
 ``config`` (``UNet2d(**model.config)`` rebuilds it) for ``tl.checkpoints``.
@@ -29,7 +35,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._validate import check_int, describe
-from .unet1d import _groups, _heads, timestep_embedding
+from .unet1d import _check_classes, _class_index, _groups, _heads, timestep_embedding
 
 __all__ = ["UNet2d"]
 
@@ -72,7 +78,7 @@ class _Attention2d(nn.Module):
 
 
 class UNet2d(nn.Module):
-    """A time-conditioned 2-D U-Net: ``model(x (B, C, H, W), t) -> (B, C, H, W)``.
+    """A time- (and class-) conditioned 2-D U-Net: ``model(x (B, C, H, W), t[, labels])``.
 
     Args:
         in_channels: image channels C (1 for a mel spectrogram).
@@ -83,6 +89,8 @@ class UNet2d(nn.Module):
         heads: attention heads.
         emb_dim: width of the time embedding (``None``: ``4 * channels[0]``).
         norm_groups: GroupNorm groups (fewer when a width is not divisible).
+        classes: class names for class conditioning (``None``: unconditional; then the
+            ``config`` has no ``classes`` key, as networks saved before it existed).
 
     Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
     """
@@ -96,6 +104,7 @@ class UNet2d(nn.Module):
         heads: int = 4,
         emb_dim: int | None = None,
         norm_groups: int = 8,
+        classes: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         if isinstance(channels, (str, bytes)) or not isinstance(channels, Sequence) or not channels:
@@ -111,6 +120,7 @@ class UNet2d(nn.Module):
             )
         emb_dim = 4 * chs[0] if emb_dim is None else check_int(emb_dim, "emb_dim", min_value=2)
         groups = check_int(norm_groups, "norm_groups", min_value=1)
+        classes = _check_classes(classes)
         self.config = {
             "in_channels": check_int(in_channels, "in_channels", min_value=1),
             "channels": chs,
@@ -120,10 +130,14 @@ class UNet2d(nn.Module):
             "emb_dim": emb_dim,
             "norm_groups": groups,
         }
+        if classes is not None:
+            self.config["classes"] = classes
+        self.classes = classes
         self.emb_dim = emb_dim
         self.time_mlp = nn.Sequential(
             nn.Linear(emb_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim)
         )
+        self.class_emb = None if classes is None else nn.Embedding(len(classes) + 1, emb_dim)
         self.stem = nn.Conv2d(in_channels, chs[0], 3, padding=1)
         self.down = nn.ModuleList()
         self.down_attn = nn.ModuleList()
@@ -170,8 +184,19 @@ class UNet2d(nn.Module):
         """The number of trainable parameters."""
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
-    def forward(self, x: torch.Tensor, t: Any) -> torch.Tensor:
-        """``x`` (B, C, H, W), ``t`` a number or (B,) in [0, 1] -> (B, C, H, W)."""
+    def class_index(self, class_labels: Any, batch: int, device: Any = None) -> torch.Tensor:
+        """Labels (``None``, one name/int, or ``batch`` of them; ``-1``: no class) -> ``(B,)``.
+
+        Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
+        """
+        return _class_index(self.classes, class_labels, batch, device)
+
+    def forward(self, x: torch.Tensor, t: Any, class_labels: Any = None) -> torch.Tensor:
+        """``x`` (B, C, H, W), ``t`` a number or (B,) in [0, 1] -> (B, C, H, W).
+
+        ``class_labels``: ``None`` (no class), one name/int for the batch, or ``B`` of them
+        (a tensor ``(B,)`` too; ``-1``: no class); only for a network built with ``classes``.
+        """
         if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim != 4:
             raise ValueError(f"x: expected a float tensor (B, C, H, W), got {describe(x)}.")
         if x.shape[1] != self.config["in_channels"]:
@@ -195,6 +220,9 @@ class UNet2d(nn.Module):
                 f"t: expected a number or a tensor (B,) = ({x.shape[0]},), got {describe(t)}."
             )
         emb = self.time_mlp(timestep_embedding(tt, self.emb_dim))
+        idx = self.class_index(class_labels, x.shape[0], x.device)
+        if self.class_emb is not None:
+            emb = emb + self.class_emb(idx)
         h = self.stem(x)
         skips = []
         for i, (blocks, attn) in enumerate(zip(self.down, self.down_attn, strict=True)):
