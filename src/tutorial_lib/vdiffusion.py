@@ -47,6 +47,7 @@ from typing import Any
 import torch
 
 from ._validate import check_number, describe
+from .objectives import drop_labels
 from .samplers.vddim import _call
 from .samplers.vddim import v_to_x0_eps as to_x0_eps
 from .samplers.vddim import vddim_sample as sample
@@ -161,9 +162,7 @@ def loss(
     eps = torch.randn_like(x0)
     xt = noise(x0, t, eps)
     if class_labels is not None and class_dropout > 0:
-        class_labels = torch.as_tensor(class_labels, device=x0.device).long()
-        drop = torch.rand(b, device=x0.device) < class_dropout
-        class_labels = torch.where(drop, torch.full_like(class_labels, -1), class_labels)
+        class_labels = drop_labels(class_labels, class_dropout, b, x0.device)
     v_hat = _call(model, xt, t, class_labels)
     return ((v_hat.float() - v_target(x0, eps, t)) ** 2).mean()
 
