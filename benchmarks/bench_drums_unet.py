@@ -18,6 +18,14 @@ Run (about 15 min on 2 CPU cores with the defaults):
 instead of the shipped files; ``--register`` then copies them into the package with
 ``tl.checkpoints.add_reference`` and stores the measured numbers as their ``metric``.
 
+Where the reference's distance comes from (chapter 3; about 15 min): ``--noise-floor`` adds
+white noise at several levels to real clips and scores the reference with more sampler steps
+and with DDIM's ``eta`` (fresh noise at each step); ``--store`` keeps the result with the
+registered model as ``metric["noise_floor"]``::
+
+    .venv/bin/python benchmarks/bench_drums_unet.py --noise-floor --store \
+        --out benchmarks/drums_unet_noise_floor.json
+
 Quality against training steps: ``--curve LABEL=DIR`` scores every checkpoint of a run in
 ``DIR`` (the recipe's exported ``drums-unet*.safetensors``, or the trainer's resumable
 ``step_*.safetensors``, whose EMA weights are used), at the steps ``--curve-steps`` (default:
@@ -47,6 +55,11 @@ from typing import Any
 
 #: Sampler settings compared on the reference model: (rho, guidance).
 GRID = ((1.0, 1.0), (3.0, 1.0), (1.0, 3.0), (3.0, 3.0))
+#: ``--noise-floor``: the reference with the family's rho and guidance and these (steps, eta):
+#: more deterministic steps, and DDIM's fresh noise (eta > 0) at each step.
+NOISE_FLOOR_ROWS = ((30, 0.0), (100, 0.0), (30, 0.5), (30, 1.0), (60, 1.0))
+#: ``--noise-floor``: white noise at these levels (dBFS RMS) added to real clips.
+WHITE_NOISE_DB = (-80.0, -75.0, -70.0, -65.0, -60.0, -55.0)
 
 
 def _load(path: Path) -> Any:
@@ -112,6 +125,57 @@ def _previous(tl: Any, folder: Path, n: int) -> dict[str, Any]:
     return {k: {**_row(r), "steps": steps[k], "scale": 1.0} for k, r in res.items()}
 
 
+def _noise_floor(tl: Any, reference: Any, n: int) -> dict[str, Any]:
+    """Where the reference's distance comes from (chapter 3, "Where the distance comes from").
+
+    - ``white_noise``: real validation clips with white noise of each level of
+      :data:`WHITE_NOISE_DB` added, their FD to the real test clips (the floor is the row
+      without noise): what a noise floor alone costs on the book's embedding.
+    - ``samplers``: the reference sampled with each (steps, eta) of :data:`NOISE_FLOOR_ROWS`
+      (the family's rho and guidance; ``evaluate``'s scores, the same starting noise).
+    """
+    import numpy as np
+    import torch
+
+    fam = tl.families.drums_unet
+    m = tl.metrics
+    k = 4 * n
+    test, val = fam.dataset(k, "test").tensors(), fam.dataset(k, "validation").tensors()
+    e_test = m.embed(test, fam.SR)
+    white = []
+    for db in (None, *WHITE_NOISE_DB):
+        gen = torch.Generator().manual_seed(1)
+        x = val if db is None else val + 10 ** (db / 20) * torch.randn(val.shape, generator=gen)
+        fd = m.frechet_distance(e_test, m.embed(x, fam.SR)).value
+        tail = float(np.median(m.tail_level_db(x)))
+        white.append({"noise_db": db, "fd": float(fd), "tail_db": tail})
+        print(f"white noise {db} dBFS: FD {float(fd):.1f}, tail {tail:.1f} dBFS")
+    rows = []
+    for steps, eta in NOISE_FLOOR_ROWS:
+        t0 = time.perf_counter()
+        r = fam.evaluate({"reference": reference}, n_per_class=n, steps=steps, eta=eta)
+        row = {"steps": steps, "eta": eta, **_row(r["reference"]),
+               "seconds": round(time.perf_counter() - t0, 1)}  # fmt: skip
+        rows.append(row)
+        print(f"{steps} steps, eta {eta:g}: FD {row['fd']:.1f} [{row['fd_low']:.1f}, "
+              f"{row['fd_high']:.1f}], class {row['class_accuracy']:.2f}, tail {row['tail_db']:.1f}")  # fmt: skip
+    return {"n_clips": k, "white_noise": white, "samplers": rows}
+
+
+def _store_entry(
+    tl: Any, path: Path, name: str, key: str, value: Any, weights_dir: Path | None = None
+) -> None:
+    """Put ``metric[key] = value`` into the registered ``name`` (same file, same entry)."""
+    ref = tl.checkpoints.reference(name, weights_dir=weights_dir)
+    if tl.checkpoints.sha256(path) != ref.sha256:
+        raise SystemExit(f"{path} is not the registered {name!r}: register it first (--register).")
+    tl.checkpoints.add_reference(
+        ref.path, name, recipe=ref.recipe, steps=ref.steps, metric={**ref.metric, key: value},
+        description=ref.description, weights_dir=weights_dir,
+    )  # fmt: skip
+    print(f"stored {key!r} with {name!r}")
+
+
 def _row(r: dict[str, Any]) -> dict[str, Any]:
     keep = ("fd", "fd_low", "fd_high", "fd_floor", "kid", "kid_floor", "fd_ratio",
             "class_accuracy", "real_accuracy", "tail_db", "tail_db_real")  # fmt: skip
@@ -145,6 +209,12 @@ def main() -> None:
                              "(may be given more than once)")  # fmt: skip
     parser.add_argument("--skip-main", action="store_true",
                         help="score only the --curve runs (with --out: a part for --merge)")  # fmt: skip
+    parser.add_argument("--noise-floor", action="store_true",
+                        help="only where the reference's distance comes from (white noise on "
+                             "real clips, more steps, eta > 0); with --store: kept with the "
+                             "registered drums-unet as metric['noise_floor']")  # fmt: skip
+    parser.add_argument("--store", action="store_true",
+                        help="with --noise-floor: store the result with the registered model")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="write the scores as JSON here")
     parser.add_argument(
         "--register",
@@ -158,6 +228,19 @@ def main() -> None:
         parser.error("--register needs the main scores: leave out --skip-main.")
     tl.setup(seed=0)
     n = args.n_per_class
+    if args.noise_floor:
+        path = (tl.checkpoints.reference("drums-unet").path if args.weights is None
+                else args.weights / "drums-unet.safetensors")  # fmt: skip
+        t0 = time.perf_counter()
+        part = _noise_floor(tl, _load(path), n)
+        part["seconds"] = round(time.perf_counter() - t0, 1)
+        print(json.dumps(part, indent=1))
+        if args.out is not None:
+            with tl.checkpoints.atomic_write(args.out, "w") as f:
+                json.dump(part, f, indent=1)
+        if args.store:
+            _store_entry(tl, path, "drums-unet", "noise_floor", part)
+        return
     curve = {}
     for part in args.merge:
         curve.update(json.loads(part.read_text()).get("curve", {}))
@@ -219,7 +302,7 @@ def main() -> None:
 
 #: Metric entries carried over when the scores are re-registered without measuring them
 #: again: written by other scripts (``autograd_memory``), or by this one on other runs.
-KEPT = ("autograd_memory", "previous", "curve")
+KEPT = ("autograd_memory", "previous", "curve", "noise_floor")
 
 
 def _kept(tl: Any, name: str, weights_dir: Path | None = None) -> dict[str, Any]:

@@ -103,3 +103,30 @@ def test_curve_reads_a_trainers_checkpoint_by_its_ema_weights(tmp_path):
     for a, b in zip(loaded.state_dict().values(), net.state_dict().values(), strict=True):
         assert torch.equal(a, b.float())
     assert bench._steps_of(tl, tmp_path / "step_00001500.safetensors") == 1500
+
+
+def test_noise_floor_part_is_stored_and_kept_on_reregistering(tmp_path, monkeypatch):
+    """`--noise-floor`: white noise on real clips and the sampler rows (here 2 tiny ones), stored
+    with the registered model, and kept when the pair is registered again without it."""
+    bench = _bench()
+    monkeypatch.setattr(bench, "NOISE_FLOOR_ROWS", ((2, 0.0), (2, 1.0)))
+    monkeypatch.setattr(bench, "WHITE_NOISE_DB", (-70.0, -40.0))
+    net = dm.build().eval()
+    part = bench._noise_floor(tl, net, 2)
+    assert part["n_clips"] == 8 and [r["noise_db"] for r in part["white_noise"]] == [None, -70, -40]
+    white = [r["fd"] for r in part["white_noise"]]
+    assert white[2] > white[0]  # louder noise, farther from real clips
+    assert [(r["steps"], r["eta"]) for r in part["samplers"]] == [(2, 0.0), (2, 1.0)]
+    assert part["samplers"][0]["fd"] != part["samplers"][1]["fd"]  # eta changes the clips
+    paths = {n: tl.checkpoints.save(tmp_path / f"{n}.safetensors", net, config=dm.CONFIG,
+                                    metadata={"steps": 6, "final_loss": 0.1})
+             for n in ("drums-unet", "drums-unet-short")}  # fmt: skip
+    grid = {f"rho{r:g}_w{w:g}": _row(10, 0.5) for r, w in bench.GRID}
+    scores = {"sampling": dict(dm.SAMPLING), "n_clips": 8, "reference_sampler_grid": grid,
+              "models": {k: _row(9, 0.8) for k in ("untrained", "short", "reference")}}  # fmt: skip
+    wdir = tmp_path / "weights"
+    bench._register(tl, paths, scores, weights_dir=wdir)
+    bench._store_entry(tl, paths["drums-unet"], "drums-unet", "noise_floor", part, wdir)
+    assert tl.checkpoints.reference("drums-unet", weights_dir=wdir).metric["noise_floor"] == part
+    bench._register(tl, paths, scores, weights_dir=wdir)  # measured again without it
+    assert tl.checkpoints.reference("drums-unet", weights_dir=wdir).metric["noise_floor"] == part

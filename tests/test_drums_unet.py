@@ -91,6 +91,31 @@ def test_sample_uses_the_models_sampler_settings():
     torch.testing.assert_close(u, (k * want_u).clamp(-1, 1))
 
 
+def test_generate_with_eta_is_the_samplers_and_evaluate_passes_it_on():
+    """generate(eta=, generator=) is vddim_sample with DDIM's fresh noise on audio / SCALE;
+    eta = 0 is the default sampler; evaluate's eta changes the clips (fresh noise from seed + 1)."""
+    from tutorial_lib import samplers
+
+    net = dm.build().eval()
+    noise = torch.randn(2, 1, dm.LENGTH, generator=torch.Generator().manual_seed(4))
+    got = dm.generate(net, noise, ["kick", "snare"], steps=3, eta=1.0,
+                      generator=torch.Generator().manual_seed(9))  # fmt: skip
+    want = dm.SCALE * samplers.vddim_sample(
+        net, x_init=noise, class_labels=["kick", "snare"], steps=3, rho=dm.SAMPLING["rho"],
+        guidance=dm.SAMPLING["guidance"], clip_x0=1 / dm.SCALE, eta=1.0,
+        generator=torch.Generator().manual_seed(9),
+    )  # fmt: skip
+    torch.testing.assert_close(got, want)
+    torch.testing.assert_close(
+        dm.generate(net, noise, ["kick", "snare"], steps=3, eta=0.0),
+        dm.generate(net, noise, ["kick", "snare"], steps=3),
+    )
+    assert not torch.allclose(got, dm.generate(net, noise, ["kick", "snare"], steps=3))
+    runs = [dm.evaluate({"n": net}, n_per_class=2, steps=2, n_train=40, eta=e)["n"]["audio"]
+            for e in (0.0, 1.0, 1.0)]  # fmt: skip
+    assert not torch.allclose(runs[0], runs[1]) and torch.equal(runs[1], runs[2])
+
+
 def test_the_recipe_trains_on_unit_variance_audio():
     """The scale the family divides by brings the training clips near unit variance (the
     cosine schedule's assumption); the raw clips are about 20 dB quieter."""

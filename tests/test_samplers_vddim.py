@@ -128,3 +128,53 @@ def test_bad_input_names_the_argument():
         S.vddim_sample(lambda x, t: x, (1, 1, 8), steps=0)
     with pytest.raises(ValueError, match="guidance"):
         S.vddim_sample(lambda x, t: x, (1, 1, 8), steps=2, guidance=-1.0)
+
+
+def test_eta_one_matches_diffusers_ddim_with_the_same_fresh_noise():
+    """With ``eta > 0`` every step adds fresh noise: the same loop as above against diffusers'
+    DDIM with ``eta`` and, as its ``variance_noise``, the noises our generator draws (one per
+    step but the last, in step order)."""
+    diffusers = reference("diffusers")
+    steps, rho = 10, 3.0
+    times = S.vddim_times(steps, rho).numpy()
+    t_of_k = times[:steps][::-1].copy()
+    abar = np.cos(t_of_k * np.pi / 2) ** 2
+    betas = 1 - abar / np.concatenate([[1.0], abar[:-1]])
+    sched = diffusers.DDIMScheduler(
+        num_train_timesteps=steps, trained_betas=betas.tolist(), prediction_type="v_prediction",
+        clip_sample=True, clip_sample_range=1.0, set_alpha_to_one=True, timestep_spacing="leading",
+    )  # fmt: skip
+    sched.set_timesteps(steps)
+
+    def model(x, t):
+        t = torch.as_tensor(t, dtype=torch.float32).reshape(-1, 1, 1)
+        return torch.tanh(1.5 * x) * (0.3 + t) + 0.2 * torch.roll(x, 1, dims=-1)
+
+    x_init = torch.randn(2, 1, 64, generator=torch.Generator().manual_seed(0))
+    # (not eta = 1: at t = 1 diffusers takes the square root of 1 - abar' - sigma^2 = 0 in float32
+    # without a clamp and returns NaN; ours clamps it at 0)
+    for eta in (0.5, 0.9):
+        ours = S.vddim_sample(model, x_init=x_init, steps=steps, rho=rho, eta=eta,
+                              generator=torch.Generator().manual_seed(7))  # fmt: skip
+        gen = torch.Generator().manual_seed(7)
+        x = x_init.clone()
+        for k in sched.timesteps:
+            z = torch.randn(x.shape, generator=gen) if int(k) > 0 else torch.zeros_like(x)
+            out = sched.step(model(x, torch.full((2,), float(t_of_k[int(k)]))), int(k), x,
+                             eta=eta, variance_noise=z)  # fmt: skip
+            x = out.prev_sample
+        torch.testing.assert_close(ours, x, atol=2e-4, rtol=2e-4)
+    # eta = 0 is the deterministic sampler, whatever the generator
+    torch.testing.assert_close(
+        S.vddim_sample(model, x_init=x_init, steps=steps, rho=rho, eta=0.0,
+                       generator=torch.Generator().manual_seed(3)),
+        S.vddim_sample(model, x_init=x_init, steps=steps, rho=rho),
+    )  # fmt: skip
+    # seeded: the same seed gives the same clips; the fresh noise differs from the start noise
+    a = S.vddim_sample(model, (2, 1, 64), steps=4, eta=1.0, seed=5)
+    torch.testing.assert_close(a, S.vddim_sample(model, (2, 1, 64), steps=4, eta=1.0, seed=5))
+    assert not torch.allclose(a, S.vddim_sample(model, (2, 1, 64), steps=4, seed=5))
+    with pytest.raises(ValueError, match="eta"):
+        S.vddim_sample(model, (1, 1, 8), steps=2, eta=-0.1)
+    with pytest.raises(ValueError, match="generator"):
+        S.vddim_sample(model, (1, 1, 8), steps=2, eta=1.0, generator=3)

@@ -324,6 +324,8 @@ def generate(
     rho: float | None = None,
     guidance: float | None = None,
     sampler: str | None = None,
+    eta: float | None = None,
+    generator: Any = None,
 ) -> Any:
     """Drum hits from given starting noise: the family's v-DDIM on ``audio / SCALE``.
 
@@ -337,6 +339,9 @@ def generate(
         classes: ``None`` (unconditional) or ``B`` class names/labels.
         steps, rho, guidance: the sampler's settings (defaults: :data:`SAMPLING`).
         sampler: ``None`` or ``"vddim"`` (the only sampler; so ``**SAMPLING`` can be passed).
+        eta, generator: DDIM's ``eta`` (default 0: deterministic, as :data:`SAMPLING`) and
+            the generator of its fresh noise (``tl.samplers.vddim_sample``); chapter 3
+            measures what ``eta = 1`` does to the noise floor.
 
     Returns:
         ``(B, 1, LENGTH)`` audio on the model's device.
@@ -347,10 +352,13 @@ def generate(
 
     if sampler is not None:
         check_choice(sampler, "sampler", ("vddim",))
-    sampling = _sampling(steps=steps, rho=rho, guidance=1.0 if classes is None else guidance)
-    x = samplers.vddim_sample(
-        model, x_init=noise, class_labels=classes, clip_x0=1.0 / SCALE, **sampling
+    sampling = _sampling(
+        steps=steps, rho=rho, guidance=1.0 if classes is None else guidance, eta=eta
     )
+    x = samplers.vddim_sample(
+        model, x_init=noise, class_labels=classes, clip_x0=1.0 / SCALE, generator=generator,
+        **sampling,
+    )  # fmt: skip
     return x * SCALE
 
 
@@ -362,7 +370,11 @@ def _sample_batches(model: Any, n: int, labels: Any, seed: int, sampling: dict[s
     noise = torch.randn(n, 1, LENGTH, generator=gen)
     if labels is not None and not torch.is_tensor(labels):
         labels = list(labels)
-    return _common.batched(lambda z, lab: generate(model, z, lab, **sampling), BATCH, noise, labels)
+    # eta > 0: the fresh noise of every step, from the next seed, batch after batch
+    fresh = torch.Generator().manual_seed(int(seed) + 1) if sampling.get("eta") else None
+    return _common.batched(
+        lambda z, lab: generate(model, z, lab, generator=fresh, **sampling), BATCH, noise, labels
+    )
 
 
 def _sampling(**given: Any) -> dict[str, Any]:
@@ -381,6 +393,7 @@ def evaluate(
     n_train: int = 2000,
     guidance: float | None = None,
     rho: float | None = None,
+    eta: float | None = None,
     noise_baseline: bool = False,
     device: Any = None,
 ) -> dict[str, dict[str, Any]]:
@@ -394,6 +407,8 @@ def evaluate(
 
     Args:
         models: ``{label: UNet1d}`` (e.g. ``{"reference": load(), "untrained": build()}``).
+        eta: DDIM's ``eta`` of the sampler (default 0, deterministic; its fresh noise is
+            drawn from ``seed + 1``).
         noise_baseline: also score ``"white noise"``: Gaussian noise at the real test clips'
             RMS, "asked" for the same classes. The class check's floor: a classifier trained
             on real clips puts noise in some class (a noisy snare), and a model that outputs
@@ -436,7 +451,7 @@ def evaluate(
         else:
             x = _sample_batches(
                 _device.place(model, device), n, list(requested), seed,
-                _sampling(steps=steps, rho=rho, guidance=guidance),
+                _sampling(steps=steps, rho=rho, guidance=guidance, eta=eta),
             )  # fmt: skip
         e_fake = metrics.embed(x, SR)
         scores = _common.score_row(e_test, e_fake, e_val, seed)

@@ -1,4 +1,4 @@
-"""v-DDIM: the deterministic DDIM sampler of v-diffusion, in angles, with classifier-free guidance.
+"""v-DDIM: the DDIM sampler of v-diffusion, in angles, with classifier-free guidance (and ``eta``).
 
 The sampler of chapter 3's waveform U-Net (``drums-unet``) and of audio-diffusion-pytorch
 (Tiny Audio Diffusion). The process is ``tl.vdiffusion``'s: time ``t`` from 0 (clean) to 1
@@ -13,7 +13,8 @@ network predicts ``v = a eps - s x0``, from which both other quantities follow e
 - :func:`vddim_step`: one step ``x_next = a(t_next) x0_hat + s(t_next) eps_hat``
   (:func:`~tutorial_lib.samplers.ddim_update`, the update of every DDIM-style sampler).
 - :func:`vddim_sample`: the whole loop, ``model(xt, t[, class_labels])`` with classifier-free
-  guidance (:func:`~tutorial_lib.samplers.guided`) and ``x0_hat`` clamped to the audio's range.
+  guidance (:func:`~tutorial_lib.samplers.guided`), ``x0_hat`` clamped to the audio's range, and
+  DDIM's ``eta`` (0, the default: deterministic; 1: DDPM's posterior noise at each step).
 
 ``tl.vdiffusion`` (the process and its loss) re-exports them under the names chapter 3 uses:
 ``sample``, ``sample_times``, ``to_x0_eps``, ``ddim_step``. The network's contract (labels,
@@ -26,6 +27,7 @@ Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 import torch
@@ -116,10 +118,12 @@ def vddim_sample(
     seed: int | None = None,
     clip_x0: bool | float = True,
     rho: float = 1.0,
+    eta: float = 0.0,
+    generator: torch.Generator | None = None,
     device: Any = None,
     progress: bool = False,
 ) -> torch.Tensor:
-    """Generate audio with the deterministic v-DDIM sampler (``steps`` network calls).
+    """Generate audio with the v-DDIM sampler (``steps`` network calls), deterministic by default.
 
     Times go ``1 = t_0 > t_1 > ... > t_steps = 0``, ``t_i = (1 - i / steps) ** rho`` (evenly
     for ``rho = 1``, as audio-diffusion-pytorch; ``rho > 1`` spends more steps at low noise,
@@ -142,6 +146,15 @@ def vddim_sample(
             ``c > 0`` clamps to ``[-c, c]`` (audio divided by a scale ``k`` has the range
             ``[-1/k, 1/k]``); ``False``: no clamp.
         rho: spacing of the times (>= 1; 1: even).
+        eta: DDIM's ``eta`` (Song et al. 2021): each step to ``t'`` adds fresh noise of
+            standard deviation ``eta * sqrt((1 - abar') / (1 - abar) * (1 - abar / abar'))``
+            and keeps correspondingly less of ``eps_hat`` (``tl.samplers.ddim_update``). 0 is
+            the deterministic sampler; 1 adds DDPM's posterior noise, so later steps can undo
+            part of what earlier ones got wrong (chapter 3 measures what that does to the
+            noise floor).
+        generator: where the fresh noise of ``eta > 0`` comes from, drawn on the CPU in step
+            order (default: a generator seeded with ``seed + 1`` when ``seed`` is given, else
+            the global one).
         device: where to sample (default: the model's device).
         progress: show a progress bar.
 
@@ -156,7 +169,14 @@ def vddim_sample(
     steps = check_int(steps, "steps", min_value=1)
     guidance = check_number(guidance, "guidance", low=0.0)
     rho = check_number(rho, "rho", low=1.0)
+    eta = check_number(eta, "eta", low=0.0)
     clip = _clip_bound(clip_x0)
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(
+            f"generator: expected a torch.Generator or None, got {describe(generator)}."
+        )
+    if generator is None and seed is not None and eta > 0:
+        generator = torch.Generator().manual_seed(int(seed) + 1)
     if device is None:
         first = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
         device = first.device if first is not None else torch.device("cpu")
@@ -186,5 +206,14 @@ def vddim_sample(
             x0_hat = x0_hat.clamp(-clip, clip)
         if i == steps - 1:
             return x0_hat
-        x = ddim_update(x0_hat, eps_hat, _alpha_bar_of(float(times[i + 1]), x))
+        ab_next = _alpha_bar_of(float(times[i + 1]), x)
+        if eta == 0:
+            x = ddim_update(x0_hat, eps_hat, ab_next)
+            continue
+        ab = float(_alpha_bar_of(float(times[i]), x))
+        sigma = eta * math.sqrt(
+            max((1 - float(ab_next)) / (1 - ab) * (1 - ab / float(ab_next)), 0.0)
+        )
+        z = torch.randn(tuple(x.shape), generator=generator).to(device)
+        x = ddim_update(x0_hat, eps_hat, ab_next, sigma=sigma, noise=z)
     return x
