@@ -83,10 +83,15 @@ CONFIG: dict[str, Any] = {
     "transform_kernel": None,
 }
 #: The drum models' sampler settings (``sample`` and ``evaluate`` defaults): 30 v-DDIM steps
-#: spaced with ``rho = 3`` (more of them at low noise, where the last steps leave their errors
-#: as a noise floor) and classifier-free guidance ``w = 3``. Measured against even spacing and
-#: no guidance in ``benchmarks/bench_drums_unet.py`` (numbers in the registry and the chapter).
-SAMPLING: dict[str, Any] = {"sampler": "vddim", "steps": 30, "rho": 3.0, "guidance": 3.0}
+#: spaced with ``rho = 3`` (more of them at low noise, where the fine detail is written),
+#: classifier-free guidance ``w = 3``, and DDIM's ``eta = 1`` (fresh noise at every step, drawn
+#: from ``seed + 1``: later steps redo part of the noise floor that earlier ones wrote into the
+#: silence). Measured against even spacing, no guidance, more steps and ``eta = 0`` in
+#: ``benchmarks/bench_drums_unet.py`` (numbers in the registry and chapter 3). :func:`generate`
+#: (a clip as a function of its starting noise, also the page's live panel) defaults to
+#: ``eta = 0``.
+SAMPLING: dict[str, Any] = {"sampler": "vddim", "steps": 30, "rho": 3.0, "guidance": 3.0,
+                            "eta": 1.0}  # fmt: skip
 #: Clips sampled per network batch by :func:`sample` and :func:`evaluate`: their memory does
 #: not grow with the number of clips (the starting noise of all clips is drawn first, so the
 #: clips do not depend on the batch size).
@@ -268,6 +273,7 @@ def sample(
     name: str = "drums-unet",
     guidance: float | None = None,
     rho: float | None = None,
+    eta: float | None = None,
     device: Any = None,
 ) -> tuple[Any, int]:
     """Sample ``n`` drum hits: ``(audio (n, 1, 8192) in [-1, 1], sr = 16000)``.
@@ -285,6 +291,8 @@ def sample(
         guidance: classifier-free guidance scale (1: none; default ``SAMPLING["guidance"]``,
             3; ignored for unconditional samples).
         rho: spacing of the sampler's times (1: even; default ``SAMPLING["rho"]``, 3).
+        eta: DDIM's fresh noise at each step (0: deterministic; default ``SAMPLING["eta"]``,
+            1), drawn from ``seed + 1``.
         device: where the network runs (``None``/``"auto"``: the GPU in ``full`` mode, else
             the CPU); the noise is drawn on the CPU and the audio comes back to the CPU.
 
@@ -310,7 +318,7 @@ def sample(
         labels = classes
     x = _sample_batches(
         model, n, labels, seed,
-        _sampling(steps=steps, rho=rho, guidance=1.0 if labels is None else guidance),
+        _sampling(steps=steps, rho=rho, guidance=1.0 if labels is None else guidance, eta=eta),
     )  # fmt: skip
     return x.clamp(-1, 1), SR
 
@@ -339,9 +347,11 @@ def generate(
         classes: ``None`` (unconditional) or ``B`` class names/labels.
         steps, rho, guidance: the sampler's settings (defaults: :data:`SAMPLING`).
         sampler: ``None`` or ``"vddim"`` (the only sampler; so ``**SAMPLING`` can be passed).
-        eta, generator: DDIM's ``eta`` (default 0: deterministic, as :data:`SAMPLING`) and
-            the generator of its fresh noise (``tl.samplers.vddim_sample``); chapter 3
-            measures what ``eta = 1`` does to the noise floor.
+        eta, generator: DDIM's ``eta`` and the generator of its fresh noise
+            (``tl.samplers.vddim_sample``). Default ``eta = 0``: deterministic, the clip a
+            function of ``noise`` alone (the sampler of chapter 3's Section 4 and of the
+            page's live panel); :func:`sample` and :func:`evaluate` use :data:`SAMPLING`'s
+            ``eta = 1`` with fresh noise from their ``seed + 1``.
 
     Returns:
         ``(B, 1, LENGTH)`` audio on the model's device.
@@ -353,8 +363,9 @@ def generate(
     if sampler is not None:
         check_choice(sampler, "sampler", ("vddim",))
     sampling = _sampling(
-        steps=steps, rho=rho, guidance=1.0 if classes is None else guidance, eta=eta
-    )
+        steps=steps, rho=rho, guidance=1.0 if classes is None else guidance,
+        eta=0.0 if eta is None else eta,
+    )  # fmt: skip
     x = samplers.vddim_sample(
         model, x_init=noise, class_labels=classes, clip_x0=1.0 / SCALE, generator=generator,
         **sampling,
@@ -400,15 +411,15 @@ def evaluate(
     """The chapter's scoreboard: FD/KID against real test clips and the per-class check.
 
     Each model samples ``n_per_class`` clips of every class in :data:`CLASSES` (v-DDIM with
-    ``steps``, ``rho`` and ``guidance``, defaults from :data:`SAMPLING`; starting noise from
+    ``steps``, ``rho``, ``guidance`` and ``eta``, defaults from :data:`SAMPLING`; starting noise from
     ``seed``). Scores use ``tl.metrics.evaluate`` (real
     = the test split, floor = test vs. validation clips of the same size) and
     ``tl.metrics.class_check`` (classifier trained on ``n_train`` training clips).
 
     Args:
         models: ``{label: UNet1d}`` (e.g. ``{"reference": load(), "untrained": build()}``).
-        eta: DDIM's ``eta`` of the sampler (default 0, deterministic; its fresh noise is
-            drawn from ``seed + 1``).
+        eta: DDIM's ``eta`` of the sampler (default ``SAMPLING["eta"]``, 1; its fresh noise
+            is drawn from ``seed + 1``).
         noise_baseline: also score ``"white noise"``: Gaussian noise at the real test clips'
             RMS, "asked" for the same classes. The class check's floor: a classifier trained
             on real clips puts noise in some class (a noisy snare), and a model that outputs
