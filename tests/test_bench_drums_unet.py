@@ -68,17 +68,27 @@ def test_register_writes_what_the_chapter_reads(tmp_path):
     assert short.metric["fd"] == 90 and "fd_short" not in short.metric
 
 
+def _pair(tmp_path, net) -> dict:
+    """Both checkpoints of the recipe, saved from ``net`` (6 steps), by name."""
+    return {n: tl.checkpoints.save(tmp_path / f"{n}.safetensors", net, config=dm.CONFIG,
+                                   metadata={"steps": 6, "final_loss": 0.1})
+            for n in ("drums-unet", "drums-unet-short")}  # fmt: skip
+
+
+def _scores(bench, fd: float, acc: float) -> dict:
+    """What main() passes to _register, every row (fd, acc)."""
+    grid = {f"rho{r:g}_w{w:g}": _row(fd, acc) for r, w in bench.GRID}
+    return {"sampling": dict(dm.SAMPLING), "n_clips": 8, "reference_sampler_grid": grid,
+            "models": {k: _row(fd, acc) for k in ("untrained", "short", "reference")}}  # fmt: skip
+
+
 def test_reregistering_keeps_what_was_not_measured_again(tmp_path):
     """`previous` and `curve` measured once stay in the metric when a later run does not
     measure them again (and are replaced when it does)."""
     bench = _bench()
     net = dm.build()
-    paths = {n: tl.checkpoints.save(tmp_path / f"{n}.safetensors", net, config=dm.CONFIG,
-                                    metadata={"steps": 6, "final_loss": 0.1})
-             for n in ("drums-unet", "drums-unet-short")}  # fmt: skip
-    grid = {f"rho{r:g}_w{w:g}": _row(10, 0.5) for r, w in bench.GRID}
-    base = {"sampling": dict(dm.SAMPLING), "n_clips": 8, "reference_sampler_grid": grid,
-            "models": {k: _row(10, 0.5) for k in ("untrained", "short", "reference")}}  # fmt: skip
+    paths = _pair(tmp_path, net)
+    base = _scores(bench, 10, 0.5)
     curve = {"constant": [{"steps": 6, **_row(12, 0.4)}]}
     wdir = tmp_path / "weights"
     bench._register(tl, paths, {**base, "previous": {"x": 1}, "curve": curve}, weights_dir=wdir)
@@ -118,12 +128,8 @@ def test_noise_floor_part_is_stored_and_kept_on_reregistering(tmp_path, monkeypa
     assert white[2] > white[0]  # louder noise, farther from real clips
     assert [(r["steps"], r["eta"]) for r in part["samplers"]] == [(2, 0.0), (2, 1.0)]
     assert part["samplers"][0]["fd"] != part["samplers"][1]["fd"]  # eta changes the clips
-    paths = {n: tl.checkpoints.save(tmp_path / f"{n}.safetensors", net, config=dm.CONFIG,
-                                    metadata={"steps": 6, "final_loss": 0.1})
-             for n in ("drums-unet", "drums-unet-short")}  # fmt: skip
-    grid = {f"rho{r:g}_w{w:g}": _row(10, 0.5) for r, w in bench.GRID}
-    scores = {"sampling": dict(dm.SAMPLING), "n_clips": 8, "reference_sampler_grid": grid,
-              "models": {k: _row(9, 0.8) for k in ("untrained", "short", "reference")}}  # fmt: skip
+    paths = _pair(tmp_path, net)
+    scores = _scores(bench, 9, 0.8)
     wdir = tmp_path / "weights"
     bench._register(tl, paths, scores, weights_dir=wdir)
     bench._store_entry(tl, paths["drums-unet"], "drums-unet", "noise_floor", part, wdir)

@@ -90,12 +90,11 @@ def test_clip_x0_takes_a_bound_for_scaled_data():
         S.vddim_sample(oracle, (1, 1, 128), steps=2, clip_x0=-1.0)
 
 
-def test_whole_sampler_loop_matches_diffusers_ddim_with_v_prediction():
-    """vddim_sample, every step of it (rho = 3 spacing, x0 clamped), against diffusers' DDIM loop
-    on the discrete schedule whose steps are exactly the sampler's times: diffusers' timestep
-    k is the time t_{N-1-k}, and its final step goes to alpha_bar = 1 (t = 0)."""
+def _diffusers_ddim(steps: int, rho: float):
+    """diffusers' DDIM (v prediction, x0 clipped to [-1, 1]) on the discrete schedule whose steps
+    are exactly the sampler's times: its timestep k is the time t_{N-1-k}, and its final step
+    goes to alpha_bar = 1 (t = 0). Returns the scheduler and the time of each timestep."""
     diffusers = reference("diffusers")
-    steps, rho = 12, 3.0
     times = S.vddim_times(steps, rho).numpy()  # 1 = t_0 > ... > t_N = 0
     t_of_k = times[:steps][::-1].copy()  # diffusers' train step k -> our time
     abar = np.cos(t_of_k * np.pi / 2) ** 2
@@ -105,17 +104,25 @@ def test_whole_sampler_loop_matches_diffusers_ddim_with_v_prediction():
         clip_sample=True, clip_sample_range=1.0, set_alpha_to_one=True, timestep_spacing="leading",
     )  # fmt: skip
     sched.set_timesteps(steps)
+    return sched, t_of_k
 
-    def model(x, t):  # any fixed function of (x_t, t) will do: the samplers must agree on it
-        t = torch.as_tensor(t, dtype=torch.float32).reshape(-1, 1, 1)
-        return torch.tanh(1.5 * x) * (0.3 + t) + 0.2 * torch.roll(x, 1, dims=-1)
 
+def _toy_model(x, t):  # any fixed function of (x_t, t) will do: the samplers must agree on it
+    t = torch.as_tensor(t, dtype=torch.float32).reshape(-1, 1, 1)
+    return torch.tanh(1.5 * x) * (0.3 + t) + 0.2 * torch.roll(x, 1, dims=-1)
+
+
+def test_whole_sampler_loop_matches_diffusers_ddim_with_v_prediction():
+    """vddim_sample, every step of it (rho = 3 spacing, x0 clamped), against diffusers' DDIM loop
+    (:func:`_diffusers_ddim`)."""
+    steps, rho = 12, 3.0
+    sched, t_of_k = _diffusers_ddim(steps, rho)
     x_init = torch.randn(2, 1, 64, generator=torch.Generator().manual_seed(0))
-    ours = S.vddim_sample(model, x_init=x_init, steps=steps, rho=rho)
+    ours = S.vddim_sample(_toy_model, x_init=x_init, steps=steps, rho=rho)
     x = x_init.clone()
     for k in sched.timesteps:
         t = float(t_of_k[int(k)])
-        x = sched.step(model(x, torch.full((2,), t)), int(k), x, eta=0.0).prev_sample
+        x = sched.step(_toy_model(x, torch.full((2,), t)), int(k), x, eta=0.0).prev_sample
     torch.testing.assert_close(ours, x, atol=2e-4, rtol=2e-4)
 
 
@@ -134,22 +141,9 @@ def test_eta_one_matches_diffusers_ddim_with_the_same_fresh_noise():
     """With ``eta > 0`` every step adds fresh noise: the same loop as above against diffusers'
     DDIM with ``eta`` and, as its ``variance_noise``, the noises our generator draws (one per
     step but the last, in step order)."""
-    diffusers = reference("diffusers")
     steps, rho = 10, 3.0
-    times = S.vddim_times(steps, rho).numpy()
-    t_of_k = times[:steps][::-1].copy()
-    abar = np.cos(t_of_k * np.pi / 2) ** 2
-    betas = 1 - abar / np.concatenate([[1.0], abar[:-1]])
-    sched = diffusers.DDIMScheduler(
-        num_train_timesteps=steps, trained_betas=betas.tolist(), prediction_type="v_prediction",
-        clip_sample=True, clip_sample_range=1.0, set_alpha_to_one=True, timestep_spacing="leading",
-    )  # fmt: skip
-    sched.set_timesteps(steps)
-
-    def model(x, t):
-        t = torch.as_tensor(t, dtype=torch.float32).reshape(-1, 1, 1)
-        return torch.tanh(1.5 * x) * (0.3 + t) + 0.2 * torch.roll(x, 1, dims=-1)
-
+    sched, t_of_k = _diffusers_ddim(steps, rho)
+    model = _toy_model
     x_init = torch.randn(2, 1, 64, generator=torch.Generator().manual_seed(0))
     # (not eta = 1: at t = 1 diffusers takes the square root of 1 - abar' - sigma^2 = 0 in float32
     # without a clamp and returns NaN; ours clamps it at 0)
