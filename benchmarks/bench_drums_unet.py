@@ -180,6 +180,14 @@ def _store_entry(
     print(f"stored {key!r} with {name!r}")
 
 
+def _report(tl: Any, numbers: dict[str, Any], out: Path | None) -> None:
+    """Print ``numbers`` as JSON and, with ``--out``, write them there (atomically)."""
+    print(json.dumps(numbers, indent=1))
+    if out is not None:
+        with tl.checkpoints.atomic_write(out, "w") as f:
+            json.dump(numbers, f, indent=1)
+
+
 def _row(r: dict[str, Any]) -> dict[str, Any]:
     keep = ("fd", "fd_low", "fd_high", "fd_floor", "kid", "kid_floor", "fd_ratio",
             "class_accuracy", "real_accuracy", "tail_db", "tail_db_real")  # fmt: skip
@@ -238,10 +246,7 @@ def main() -> None:
         t0 = time.perf_counter()
         part = _noise_floor(tl, _load(path), n)
         part["seconds"] = round(time.perf_counter() - t0, 1)
-        print(json.dumps(part, indent=1))
-        if args.out is not None:
-            with tl.checkpoints.atomic_write(args.out, "w") as f:
-                json.dump(part, f, indent=1)
+        _report(tl, part, args.out)
         if args.store:
             _store_entry(tl, path, "drums-unet", "noise_floor", part)
         return
@@ -255,10 +260,7 @@ def main() -> None:
         curve[label] = _curve(tl, Path(where), n, args.curve_steps)
     if args.skip_main:
         part = {"n_clips": 4 * n, "curve": curve}
-        print(json.dumps(part, indent=1))
-        if args.out is not None:
-            with tl.checkpoints.atomic_write(args.out, "w") as f:
-                json.dump(part, f, indent=1)
+        _report(tl, part, args.out)
         return
     folder = args.weights
     if folder is None:
@@ -293,10 +295,7 @@ def main() -> None:
         scores["previous"] = previous
     if curve:
         scores["curve"] = curve
-    print(json.dumps(scores, indent=1))
-    if args.out is not None:
-        with tl.checkpoints.atomic_write(args.out, "w") as f:
-            json.dump(scores, f, indent=1)
+    _report(tl, scores, args.out)
     if args.register:
         _register(tl, paths, scores)
 

@@ -4,6 +4,8 @@ the FD/KID row of ``evaluate``.
 - :func:`seeded`: ``fn()`` under ``torch.random.fork_rng()`` after ``torch.manual_seed(seed)``,
   so a recipe's initial weights depend on its seed alone and the caller's random state is
   left as it was;
+- :func:`step_generator`: the generator of a DDIM run's fresh step noise (``eta > 0``),
+  seeded by ``seed + 1`` (the starting noise uses ``seed``);
 - :func:`batched`: a function over slices of a batch, each slice on a device, the results
   back on the CPU and concatenated (the clips do not depend on the batch size when the
   noise was drawn before);
@@ -19,7 +21,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .._validate import check_int
 from . import _device
+
+
+def step_generator(seed: int) -> Any:
+    """The generator of a DDIM run's fresh step noise (``eta > 0``): seeded by ``seed + 1``
+    (the starting noise uses ``seed``), as the pipeline's ``step_generator``."""
+    import torch
+
+    return torch.Generator().manual_seed(check_int(seed, "seed", min_value=0) + 1)
 
 
 def seeded(fn: Callable[[], Any], seed: int) -> Any:

@@ -340,14 +340,6 @@ def _check_images(x: Any, name: str, model: Any = None) -> Any:
     return x.float()
 
 
-def _step_generator(seed: int) -> Any:
-    """The generator of a DDIM run's fresh step noise (``eta > 0``): seeded by ``seed + 1``
-    (the starting noise uses ``seed``), as the pipeline's ``step_generator``."""
-    import torch
-
-    return torch.Generator().manual_seed(check_int(seed, "seed", min_value=0) + 1)
-
-
 def _noise(shape: tuple[int, ...], seed: int) -> Any:
     import torch
 
@@ -470,7 +462,7 @@ def sample_images(
     x_T = _check_images(x_T, "noise")
     if x_T.shape[0] != n:
         raise ValueError(f"noise: expected {n} items, got {describe(noise)}.")
-    gen = _step_generator(seed)
+    gen = _common.step_generator(seed)
     labels = labels_of(net, classes, n)
     return _batched(
         net, lambda z, lab: samplers.ddim_sample(
@@ -558,7 +550,7 @@ def variations(
     start_step = _check_start(start_step, steps)
     net = _model(model)
     z = _noise(tuple(x0.shape), seed)
-    gen = _step_generator(seed)  # eta > 0: the steps' fresh noise comes from seed too
+    gen = _common.step_generator(seed)  # eta > 0: the steps' fresh noise comes from seed too
     return _batched(
         net, lambda a, b: samplers.ddim_sample(
             net, b, alpha_bars(), steps=steps, eta=eta, clip_x0=SAMPLING["clip_x0"],
@@ -627,7 +619,7 @@ def inpaint(
     start_step = _check_start(start_step, steps)
     net = _model(model)
     z = _noise(tuple(x0.shape), seed)
-    gen = _step_generator(seed)  # eta > 0: the steps' fresh noise comes from seed too
+    gen = _common.step_generator(seed)  # eta > 0: the steps' fresh noise comes from seed too
     if isinstance(mask, torch.Tensor) and mask.ndim == 4 and mask.shape[0] == x0.shape[0]:
         pieces: tuple[Any, ...] = (x0, z, mask)
         fn = lambda a, b, m: samplers.ddim_inpaint(  # noqa: E731

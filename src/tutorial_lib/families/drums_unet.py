@@ -381,8 +381,7 @@ def _sample_batches(model: Any, n: int, labels: Any, seed: int, sampling: dict[s
     noise = torch.randn(n, 1, LENGTH, generator=gen)
     if labels is not None and not torch.is_tensor(labels):
         labels = list(labels)
-    # eta > 0: the fresh noise of every step, from the next seed, batch after batch
-    fresh = torch.Generator().manual_seed(int(seed) + 1) if sampling.get("eta") else None
+    fresh = _common.step_generator(seed)  # eta > 0: the steps' fresh noise, batch after batch
     return _common.batched(
         lambda z, lab: generate(model, z, lab, generator=fresh, **sampling), BATCH, noise, labels
     )

@@ -27,13 +27,12 @@ Introduced in: book/03_waveform_unet/03_01_waveform_unet.ipynb
 from __future__ import annotations
 
 import functools
-import math
 from typing import Any
 
 import torch
 
 from .._validate import check_int, check_number, describe
-from .ddim import ddim_update
+from .ddim import _ddim_sigma, ddim_update
 from .guidance import guided
 
 __all__ = ["v_to_x0_eps", "vddim_sample", "vddim_step", "vddim_times"]
@@ -207,13 +206,9 @@ def vddim_sample(
         if i == steps - 1:
             return x0_hat
         ab_next = _alpha_bar_of(float(times[i + 1]), x)
-        if eta == 0:
-            x = ddim_update(x0_hat, eps_hat, ab_next)
-            continue
-        ab = float(_alpha_bar_of(float(times[i]), x))
-        sigma = eta * math.sqrt(
-            max((1 - float(ab_next)) / (1 - ab) * (1 - ab / float(ab_next)), 0.0)
-        )
-        z = torch.randn(tuple(x.shape), generator=generator).to(device)
+        sigma, z = 0.0, None
+        if eta > 0:  # DDIM's fresh noise (eta = 0 draws none)
+            sigma = _ddim_sigma(_alpha_bar_of(float(times[i]), x), ab_next, eta)
+            z = torch.randn(tuple(x.shape), generator=generator).to(device)
         x = ddim_update(x0_hat, eps_hat, ab_next, sigma=sigma, noise=z)
     return x
