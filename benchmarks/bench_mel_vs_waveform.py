@@ -230,6 +230,12 @@ def _register(tl: Any, path: Path, numbers: dict[str, Any], weights_dir: Path | 
     meta = tl.checkpoints.load(path)[2]
     metric = {k: v for k, v in numbers.items() if k != "seconds"}
     metric["final_loss"] = float(meta["final_loss"])
+    try:  # bench_mel_curve.py's curve is not measured here: keep the stored one
+        kept = tl.checkpoints.reference("drums-mel", weights_dir=weights_dir).metric
+    except ValueError:
+        kept = {}
+    if "curve" in kept and "curve" not in metric:
+        metric["curve"] = kept["curve"]
     ref = tl.checkpoints.add_reference(
         path, "drums-mel", recipe="drums-mel", steps=int(meta["steps"]), metric=metric,
         description=("2-D U-Net (DDPM, v prediction) on 64 x 64 mel images of 16 kHz drum hits, "
