@@ -56,9 +56,11 @@ def train(tl: Any, folder: Path, steps: int, every: int, resume: bool) -> Path:
 
 def checkpoints_of(folder: Path, steps: list[int] | None = None) -> list[tuple[int, Path]]:
     """The run's ``step_*.safetensors`` as ``(step, path)``, in order (only ``steps``, if given)."""
-    found = sorted((int(p.stem.split("_")[1]), p) for p in folder.glob("step_*.safetensors"))
+    from tutorial_lib.training import _checkpoint_files  # the trainer's own listing
+
+    found = _checkpoint_files(folder)
     if steps is not None:
-        found = [(s, p) for s, p in found if s in set(steps)]
+        found = [(s, p) for s, p in found if s in steps]
     if not found:
         raise SystemExit(f"--score: no step_*.safetensors{'' if steps is None else f' at {steps}'} "
                          f"in {folder}")  # fmt: skip
@@ -67,13 +69,11 @@ def checkpoints_of(folder: Path, steps: list[int] | None = None) -> list[tuple[i
 
 def ema_net(tl: Any, path: Path) -> tuple[Any, dict[str, Any]]:
     """The EMA weights of a trainer checkpoint as a float32 ``UNet2d``, with its header."""
-    import torch
-
     fam = tl.families.drums_mel
     tensors, _, meta = tl.checkpoints.load(path)
     net = fam.build()
     net.load_state_dict({k[4:]: v.float() for k, v in tensors.items() if k.startswith("ema.")})
-    return net.to(torch.float32).eval(), meta
+    return net.eval(), meta
 
 
 def score(tl: Any, folder: Path, n: int, steps: list[int] | None) -> dict[str, Any]:
