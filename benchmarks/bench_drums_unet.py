@@ -26,6 +26,16 @@ registered model as ``metric["noise_floor"]``::
     .venv/bin/python benchmarks/bench_drums_unet.py --noise-floor --store \
         --out benchmarks/drums_unet_noise_floor.json
 
+Is a class recognised as often as real clips of it are? ``--class-check`` scores the
+reference with the family's sampler at ``--n-per-class`` clips per class (100 here, four
+times the main rows' 25), next to the same classifier on as many real test clips of each
+class (each class's own ceiling) and on white noise at the real clips' level (what a class
+gets for free); each share with its 95 % Wilson interval. ``--store`` keeps it with the
+registered model as ``metric["class_check"]`` (236 s on 2 CPU cores)::
+
+    .venv/bin/python benchmarks/bench_drums_unet.py --class-check --n-per-class 100 --store \
+        --out benchmarks/drums_unet_class_check.json
+
 Quality against training steps: ``--curve LABEL=DIR`` scores every checkpoint of a run in
 ``DIR`` (the recipe's exported ``drums-unet*.safetensors``, or the trainer's resumable
 ``step_*.safetensors``, whose EMA weights are used), at the steps ``--curve-steps`` (default:
@@ -166,6 +176,37 @@ def _noise_floor(tl: Any, reference: Any, n: int) -> dict[str, Any]:
     return {"n_clips": k, "white_noise": white, "samplers": rows}
 
 
+def wilson(k: int, n: int, z: float = 1.959963984540054) -> tuple[float, float]:
+    """95 % Wilson score interval of a share of ``k`` hits in ``n`` tries (``z``: the normal
+    distribution's 97.5th percentile)."""
+    if n <= 0 or not 0 <= k <= n:
+        raise ValueError(f"wilson: expected 0 <= k <= n and n > 0, got k={k}, n={n}.")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _class_check(tl: Any, reference: Any, n: int) -> dict[str, Any]:
+    """Each class's share recognised: the reference, real test clips and white noise."""
+    fam = tl.families.drums_unet
+    r = fam.evaluate({"reference": reference}, n_per_class=n, noise_baseline=True)
+    out: dict[str, Any] = {"n_per_class": n, "sampling": dict(fam.SAMPLING)}
+    for key, shares in (
+        ("reference", r["reference"]["per_class"]),
+        ("real", r["reference"]["real_per_class"]),
+        ("white_noise", r["white noise"]["per_class"]),
+    ):
+        out[key] = {}
+        for c in fam.CLASSES:
+            hits = round(shares[c] * n)  # the test set holds n clips of each class too
+            low, high = wilson(hits, n)
+            out[key][c] = {"share": shares[c], "low": low, "high": high}
+        print(key, {c: f"{v['share']:.2f} [{v['low']:.2f}, {v['high']:.2f}]"
+                    for c, v in out[key].items()})  # fmt: skip
+    return out
+
+
 def _store_entry(
     tl: Any, path: Path, name: str, key: str, value: Any, weights_dir: Path | None = None
 ) -> None:
@@ -225,8 +266,13 @@ def main() -> None:
                         help="only where the reference's distance comes from (white noise on "
                              "real clips, more steps, eta > 0); with --store: kept with the "
                              "registered drums-unet as metric['noise_floor']")  # fmt: skip
+    parser.add_argument("--class-check", action="store_true",
+                        help="only each class's share recognised (the reference, real clips, "
+                             "white noise) with 95 %% intervals; with --store: kept with the "
+                             "registered drums-unet as metric['class_check']")  # fmt: skip
     parser.add_argument("--store", action="store_true",
-                        help="with --noise-floor: store the result with the registered model")  # fmt: skip
+                        help="with --noise-floor or --class-check: store the result with the "
+                             "registered model")  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="write the scores as JSON here")
     parser.add_argument(
         "--register",
@@ -238,17 +284,21 @@ def main() -> None:
         parser.error("--register needs --weights (the folder the recipe wrote).")
     if args.register and args.skip_main:
         parser.error("--register needs the main scores: leave out --skip-main.")
+    if args.noise_floor and args.class_check:
+        parser.error("--noise-floor and --class-check are separate runs: give one of them.")
     tl.setup(seed=0)
     n = args.n_per_class
-    if args.noise_floor:
+    if args.noise_floor or args.class_check:
         path = (tl.checkpoints.reference("drums-unet").path if args.weights is None
                 else args.weights / "drums-unet.safetensors")  # fmt: skip
+        key, measure = (("noise_floor", _noise_floor) if args.noise_floor
+                        else ("class_check", _class_check))  # fmt: skip
         t0 = time.perf_counter()
-        part = _noise_floor(tl, _load(path), n)
+        part = measure(tl, _load(path), n)
         part["seconds"] = round(time.perf_counter() - t0, 1)
         _report(tl, part, args.out)
         if args.store:
-            _store_entry(tl, path, "drums-unet", "noise_floor", part)
+            _store_entry(tl, path, "drums-unet", key, part)
         return
     curve = {}
     for part in args.merge:
@@ -302,7 +352,7 @@ def main() -> None:
 
 #: Metric entries carried over when the scores are re-registered without measuring them
 #: again: written by other scripts (``autograd_memory``), or by this one on other runs.
-KEPT = ("autograd_memory", "previous", "curve", "noise_floor")
+KEPT = ("autograd_memory", "previous", "curve", "noise_floor", "class_check")
 
 
 def _kept(tl: Any, name: str, weights_dir: Path | None = None) -> dict[str, Any]:

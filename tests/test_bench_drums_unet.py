@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
 import torch
 
 import tutorial_lib as tl
@@ -136,3 +137,35 @@ def test_noise_floor_part_is_stored_and_kept_on_reregistering(tmp_path, monkeypa
     assert tl.checkpoints.reference("drums-unet", weights_dir=wdir).metric["noise_floor"] == part
     bench._register(tl, paths, scores, weights_dir=wdir)  # measured again without it
     assert tl.checkpoints.reference("drums-unet", weights_dir=wdir).metric["noise_floor"] == part
+
+
+def test_wilson_interval_matches_scipy():
+    from scipy.stats import binomtest
+
+    bench = _bench()
+    for k, n in ((21, 25), (0, 25), (25, 25), (84, 100), (1, 3)):
+        ci = binomtest(k, n).proportion_ci(method="wilson")
+        assert bench.wilson(k, n) == pytest.approx((ci.low, ci.high), abs=1e-9), (k, n)
+    with pytest.raises(ValueError, match="k=5, n=4"):
+        bench.wilson(5, 4)
+
+
+def test_class_check_part_is_stored_and_kept_on_reregistering(tmp_path, monkeypatch):
+    """`--class-check`: each class's share for the model, real clips and white noise, each
+    inside its own interval; stored with the registered model and kept on re-registering."""
+    bench = _bench()
+    monkeypatch.setattr(dm, "SAMPLING", {**dm.SAMPLING, "steps": 2})
+    net = dm.build().eval()
+    part = bench._class_check(tl, net, 4)
+    assert part["n_per_class"] == 4 and part["sampling"]["steps"] == 2
+    for key in ("reference", "real", "white_noise"):
+        assert set(part[key]) == set(dm.CLASSES)
+        for v in part[key].values():
+            assert v["low"] <= v["share"] <= v["high"] and (v["share"] * 4) % 1 == 0
+    assert sum(v["share"] for v in part["real"].values()) > 2  # real clips: mostly recognised
+    paths = _pair(tmp_path, net)
+    wdir = tmp_path / "weights"
+    bench._register(tl, paths, _scores(bench, 9, 0.8), weights_dir=wdir)
+    bench._store_entry(tl, paths["drums-unet"], "drums-unet", "class_check", part, wdir)
+    bench._register(tl, paths, _scores(bench, 9, 0.8), weights_dir=wdir)
+    assert tl.checkpoints.reference("drums-unet", weights_dir=wdir).metric["class_check"] == part

@@ -184,6 +184,23 @@ def test_class_check(drum_sets):
     assert wrong.accuracy < 0.3
     centroid = M.class_check(test, test.labels, train=train, kind="centroid")
     assert centroid.accuracy > 2 * centroid.chance
+    assert centroid.real_per_class == {}  # no held-out set, no per-class ceiling
+
+
+def test_class_check_gives_each_class_its_real_ceiling(drum_sets):
+    """real_per_class: the held-out real clips' accuracy per class; classifying those same
+    clips as if generated gives the same numbers, and their mean weighted by the class
+    counts is real_accuracy."""
+    train, valid, _ = drum_sets
+    r = M.class_check(valid, valid.labels, train=train, test=valid)
+    assert set(r.real_per_class) == set(train.classes)
+    assert r.real_per_class == pytest.approx(r.per_class)
+    counts = {train.classes[c]: int(np.sum(valid.labels == c)) for c in np.unique(valid.labels)}
+    weighted = sum(r.real_per_class[k] * n for k, n in counts.items()) / len(valid)
+    assert weighted == pytest.approx(r.real_accuracy)
+    assert min(r.real_per_class.values()) < 1.0  # the ceiling differs between classes
+    with pytest.raises(ValueError, match="test_labels"):
+        M.class_check(valid, valid.labels, train=train, test=valid, test_labels=[0, 1])
 
 
 def test_memorisation_check_flags_copies_not_new_clips(drum_sets):

@@ -704,7 +704,9 @@ class ClassCheckResult:
     ``real_accuracy``: the same classifier on held-out real clips (the ceiling; NaN if no
     held-out set was given); ``chance``: 1 / number of classes; ``per_class``: accuracy per
     requested class name; ``confusion``: counts ``(K, K)``, rows = requested, columns =
-    predicted; ``predicted``: predicted label per generated clip.
+    predicted; ``predicted``: predicted label per generated clip; ``real_per_class``: the
+    held-out real clips' accuracy per class name (each class's own ceiling; empty if no
+    held-out set was given).
 
     Introduced in: book/appendix/A_01_metrics.ipynb
     """
@@ -716,6 +718,7 @@ class ClassCheckResult:
     confusion: np.ndarray
     predicted: np.ndarray
     classes: list[str]
+    real_per_class: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def __str__(self) -> str:
         real = (
@@ -797,11 +800,19 @@ def class_check(
     per_class = {
         names[int(c)]: float(np.mean(pred[req == c] == c)) for c in clf.classes_ if np.any(req == c)
     }
-    real_acc = math.nan
+    real_acc, real_per_class = math.nan, {}
     if test is not None:
         e_test = _embeddings(test, sr, "test")
         y_test = _labels_of(test, test_labels, "test")
-        real_acc = float(np.mean(clf.predict(e_test) == y_test))
+        if len(y_test) != len(e_test):
+            raise ValueError(f"test_labels: expected {len(e_test)} labels, got {len(y_test)}.")
+        pred_test = clf.predict(e_test)
+        real_acc = float(np.mean(pred_test == y_test))
+        real_per_class = {
+            names[int(c)]: float(np.mean(pred_test[y_test == c] == c))
+            for c in clf.classes_
+            if np.any(y_test == c)
+        }
     return ClassCheckResult(
         accuracy=float(np.mean(pred == req)),
         real_accuracy=real_acc,
@@ -810,6 +821,7 @@ def class_check(
         confusion=confusion,
         predicted=pred,
         classes=[names[int(c)] for c in clf.classes_],
+        real_per_class=real_per_class,
     )
 
 

@@ -736,7 +736,8 @@ def evaluate(
         "tail_db", "audio"}}``; ``tail_db``: the median level of the clips' quietest tenth
         (:func:`tutorial_lib.metrics.tail_level_db`; real hits reach digital silence).
         Conditional models add ``"class_accuracy"``, ``"real_accuracy"`` (the classifier on
-        real test clips: the ceiling), ``"per_class"`` and ``"requested"`` (the labels).
+        real test clips: the ceiling), ``"per_class"``, ``"real_per_class"`` (each class's
+        ceiling) and ``"requested"`` (the labels).
 
     Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
     """
@@ -780,5 +781,7 @@ def evaluate(
             )  # fmt: skip
             out[label].update(class_accuracy=float(cc.accuracy),
                               real_accuracy=float(cc.real_accuracy),
-                              per_class=dict(cc.per_class), requested=requested)  # fmt: skip
+                              per_class=dict(cc.per_class),
+                              real_per_class=dict(cc.real_per_class),
+                              requested=requested)  # fmt: skip
     return out

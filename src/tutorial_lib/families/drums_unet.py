@@ -428,7 +428,8 @@ def evaluate(
 
     Returns:
         ``{label: {"fd", "fd_floor", "kid", "kid_floor", "fd_ratio", "class_accuracy",
-        "real_accuracy", "per_class": {class: accuracy}, "tail_db", "tail_db_real",
+        "real_accuracy", "per_class": {class: accuracy}, "real_per_class": {class: the
+        classifier's accuracy on the real test clips of that class}, "tail_db", "tail_db_real",
         "audio": (N, 1, T) tensor, "requested": (N,) labels}}``. ``tail_db`` is the median
         over clips of ``tl.metrics.tail_level_db`` (how quiet the quietest tenth of each
         clip gets, dBFS; -120 is digital silence), ``tail_db_real`` the same for the real
@@ -474,6 +475,7 @@ def evaluate(
             "class_accuracy": float(cc.accuracy),
             "real_accuracy": float(cc.real_accuracy),
             "per_class": dict(cc.per_class),
+            "real_per_class": dict(cc.real_per_class),
             "tail_db": float(np.median(metrics.tail_level_db(x))),
             "tail_db_real": tail_real,
             "audio": x,
