@@ -116,7 +116,8 @@ def measure(tl: Any, mel_path: Path, n: int, seed: int = 0) -> dict[str, Any]:
     # distances to real test clips: the same real sets for both
     scores = mel_fam.evaluate({"mel": mel_net}, n=n, seed=seed, ceiling=True)
     mel_row, ceiling = scores["mel"], scores["real through Mel + Griffin-Lim"]
-    out.update({k: mel_row[k] for k in ("fd", "fd_floor", "kid", "kid_floor", "tail_db")})
+    out.update({k: mel_row[k] for k in ("fd", "fd_low", "fd_high", "fd_floor", "kid", "kid_floor",
+                                        "tail_db")})  # fmt: skip
     out.update(_pictures(tl, mel_net, n, seed, mel_fam.PREDICTION))
     out.update({"fd_ceiling": ceiling["fd"], "kid_ceiling": ceiling["kid"]})
     out.update(waveform_scores(tl, wave_net, n, seed))

@@ -72,8 +72,61 @@ def test_the_registered_curve_holds_what_chapter_4_reads():
     assert curve["fd_floor"] < curve["fd_ceiling"]
     for r in curve["rows"] + curve["larger"]["rows"]:
         assert r["fd_low"] <= r["fd"] <= r["fd_high"], r
-    assert [r["steps"] for r in curve["larger"]["rows"]] == [ref.steps, 2 * ref.steps]
+    big = {r["steps"]: r for r in curve["larger"]["rows"]}
+    assert ref.steps in big and steps[-1] in big and steps[-1] == 4 * ref.steps
     assert curve["larger"]["n_clips"] > curve["n_clips"]
+    # the paired difference compares the last step with the reference's, at the larger size
+    paired = curve["paired"]
+    assert (paired["later"], paired["earlier"]) == (steps[-1], ref.steps)
+    assert paired["n_clips"] == curve["larger"]["n_clips"]
+    assert abs(paired["fd_earlier"] - big[ref.steps]["fd"]) < 1e-9
+    assert abs(paired["fd_later"] - big[steps[-1]]["fd"]) < 1e-9
+    assert paired["low"] <= paired["diff"] <= paired["high"]
     # the chapter draws the reference with the interval bench_mel_cond.py measured for it
     uncond = tl.checkpoints.reference("drums-mel-cond").metric["uncond"]
     assert abs(uncond["fd"] - ref.metric["fd"]) < 1e-9
+
+
+def test_merge_joins_runs_scored_alike_and_refuses_the_rest():
+    bench = _script("bench_mel_curve")
+
+    def run(steps, n=200, floor=2.0):
+        rows = [{"steps": s, "fd": 10.0 / s} for s in steps]
+        return {"n_clips": n, "sampler_steps": 50, "rows": rows, "fd_floor": floor,
+                "fd_ceiling": 4.0, "threads": 2, "seconds": 9.0}  # fmt: skip
+
+    merged = bench.merge([run([10, 12]), run([2, 4, 8])])
+    assert [r["steps"] for r in merged["rows"]] == [2, 4, 8, 10, 12]
+    assert merged["n_clips"] == 200 and merged["fd_floor"] == 2.0
+    assert "seconds" not in merged and "threads" not in merged
+    with pytest.raises(ValueError, match="n_clips"):
+        bench.merge([run([2]), run([4], n=400)])
+    with pytest.raises(ValueError, match="fd_floor"):
+        bench.merge([run([2]), run([4], floor=2.1)])
+    with pytest.raises(ValueError, match="scored twice"):
+        bench.merge([run([2, 4]), run([4])])
+    with pytest.raises(ValueError, match="empty"):
+        bench.merge([])
+
+
+def test_paired_difference_resolves_what_two_overlapping_intervals_do_not():
+    """The paired bootstrap of FD(real, a) - FD(real, b): its value is the difference of the
+    library's two FDs; identical models differ by exactly 0; a model shifted away from the
+    real clips is resolved as farther, although each FD's own interval overlaps the other's."""
+    import numpy as np
+
+    bench = _script("bench_mel_curve")
+    rng = np.random.default_rng(0)
+    real = rng.standard_normal((200, 6))
+    noise = rng.standard_normal((200, 6))  # clip i of both models starts from the same noise
+    a, b = noise, noise + 0.25
+    d = bench.paired_difference(tl, real, a, b, bootstrap=300)
+    fd_a = tl.metrics.frechet_distance(real, a, bootstrap=300)
+    fd_b = tl.metrics.frechet_distance(real, b, bootstrap=300)
+    assert d["diff"] == pytest.approx(fd_a.value - fd_b.value, rel=1e-6)
+    assert fd_a.high > fd_b.low  # the two intervals overlap...
+    assert d["high"] < 0 and d["share_not_lower"] < 0.025  # ...the paired difference does not
+    same = bench.paired_difference(tl, real, a, a.copy(), bootstrap=50)
+    assert same["diff"] == same["low"] == same["high"] == 0.0
+    with pytest.raises(ValueError, match="e_b"):
+        bench.paired_difference(tl, real, a, b[:100])
