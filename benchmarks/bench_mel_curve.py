@@ -83,10 +83,11 @@ def checkpoints_of(folder: Path, steps: list[int] | None = None) -> list[tuple[i
 
 
 def ema_net(tl: Any, path: Path) -> tuple[Any, dict[str, Any]]:
-    """The EMA weights of a trainer checkpoint as a float32 ``UNet2d``, with its header."""
+    """The EMA weights of a trainer checkpoint as a float32 ``UNet2d`` built from the
+    checkpoint's own configuration (so ``drums-mel-cond``'s runs load too), with its header."""
     fam = tl.families.drums_mel
-    tensors, _, meta = tl.checkpoints.load(path)
-    net = fam.build()
+    tensors, config, meta = tl.checkpoints.load(path)
+    net = fam.build(config)
     net.load_state_dict({k[4:]: v.float() for k, v in tensors.items() if k.startswith("ema.")})
     return net.eval(), meta
 

@@ -21,10 +21,10 @@ def _script(name: str):
     return mod
 
 
-def _tiny_run(folder: Path, steps: int = 4, every: int = 2):
+def _tiny_run(folder: Path, steps: int = 4, every: int = 2, name: str = "drums-mel"):
     """The recipe's trainer at fast-mode sizes, keeping every ``every``-th checkpoint."""
     settings = {**fam.train_settings("fast"), "steps": steps, "ckpt_every": every}
-    trainer = fam._trainer(settings, folder, "cpu")
+    trainer = fam._trainer(settings, folder, "cpu", name)
     trainer.keep = None
     trainer.progress = False
     trainer.fit()
@@ -43,6 +43,12 @@ def test_a_run_keeps_every_step_asked_and_the_ema_weights_load(tmp_path):
     assert meta["step"] == 4 and not net.training
     for name, p in net.state_dict().items():  # the EMA weights, not the raw ones
         torch.testing.assert_close(p, trainer.ema_model.state_dict()[name].float())
+    # a run of the conditional model loads as one (the checkpoint's own configuration)
+    cond = _tiny_run(tmp_path / "cond", steps=2, name=fam.COND)
+    net, _ = bench.ema_net(tl, bench.checkpoints_of(tmp_path / "cond")[-1][1])
+    assert fam.labels_of(net, "cycle", 4) is not None
+    for name, p in net.state_dict().items():
+        torch.testing.assert_close(p, cond.ema_model.state_dict()[name].float())
 
 
 def test_store_keeps_the_registered_metric_and_adds_the_curve(tmp_path):
