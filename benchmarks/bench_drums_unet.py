@@ -78,10 +78,7 @@ def _load(path: Path) -> Any:
 
     model = tl.families.drums_unet.build()
     if path.name.startswith("step_"):
-        from safetensors.torch import load_file
-
-        state = load_file(str(path))
-        model.load_state_dict({k[4:]: v.float() for k, v in state.items() if k.startswith("ema.")})
+        model.load_state_dict(tl.training.ema_weights(path)[0])
     else:
         tl.checkpoints.load_into(model, path, config=tl.families.drums_unet.CONFIG)
     return model.float().eval()

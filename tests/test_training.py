@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from tutorial_lib import checkpoints as ck
-from tutorial_lib.training import History, Trainer, latest_checkpoint
+from tutorial_lib.training import History, Trainer, ema_weights, latest_checkpoint
 
 matplotlib.use("Agg")
 
@@ -324,6 +324,23 @@ def test_export_loads_into_a_fresh_model(tmp_path):
         assert torch.equal(p, q)
     _, config, meta = ck.load(path)
     assert config == {"width": 16} and meta["steps"] == 3 and meta["ema"] is True
+
+
+def test_ema_weights_of_a_trainer_checkpoint(tmp_path):
+    t = Trainer(make_model(), noisy_loss, random_batch, max_steps=3, ckpt_dir=tmp_path,
+                ckpt_every=3, config={"width": 16}, **kw(lr=0.5))  # fmt: skip
+    t.fit()
+    state, config, meta = ema_weights(latest_checkpoint(tmp_path))
+    assert config == {"width": 16} and meta["step"] == 3
+    for name, q in t.ema_state.items():  # the EMA, not the raw weights (which differ)
+        assert state[name].dtype == torch.float32 and torch.equal(state[name], q.float())
+    assert any(not torch.equal(state[k], v) for k, v in t.model.state_dict().items())
+    with pytest.raises(ValueError, match="not a trainer checkpoint.*load_into"):
+        ema_weights(t.export(tmp_path / "w.safetensors"))
+    bare = Trainer(make_model(), noisy_loss, random_batch, max_steps=1, **kw(ema_decay=None))
+    bare.fit()
+    with pytest.raises(ValueError, match="no EMA weights"):
+        ema_weights(bare.save_checkpoint(tmp_path / "bare.safetensors"))
 
 
 # ---------------------------------------------------------------------------- history

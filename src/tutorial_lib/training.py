@@ -69,6 +69,7 @@ from ._validate import check_choice, check_int, check_number, describe
 __all__ = [
     "History",
     "Trainer",
+    "ema_weights",
     "latest_checkpoint",
     "random_batches",
     "RandomBatches",
@@ -222,6 +223,31 @@ def latest_checkpoint(ckpt_dir: str | os.PathLike) -> Path | None:
         return None
     found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _CKPT_RE.match(p.name))]
     return max(found)[1] if found else None
+
+
+def ema_weights(path: str | os.PathLike) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """The EMA weights of a trainer checkpoint (``step_XXXXXXXX.safetensors``), in float32.
+
+    Returns ``(state, config, meta)``: a ``state_dict`` for the model the run trained (build
+    it from ``config``), and the checkpoint's header (``meta["step"]``, ``meta["elapsed_s"]``).
+    For the weights of an exported file use :func:`tutorial_lib.checkpoints.load_into`.
+
+    Introduced in: book/00_intro/how_this_book_works.md
+    """
+    path = checkpoints._as_path(path, "path")
+    tensors, config, meta = checkpoints.load(path)
+    if meta.get("format") != _FORMAT:
+        raise ValueError(
+            f"path: {str(path)!r} is not a trainer checkpoint (an exported weights file?). "
+            f"Fix: load it with tl.checkpoints.load_into(model, path)."
+        )
+    state = {k[len("ema.") :]: v.float() for k, v in tensors.items() if k.startswith("ema.")}
+    if not state:
+        raise ValueError(
+            f"path: {str(path)!r} holds no EMA weights (trained with ema_decay=None). "
+            f"Fix: use its raw weights, the 'model.' tensors of tl.checkpoints.load(path)."
+        )
+    return state, config, meta
 
 
 def _checkpoint_files(folder: Path) -> list[tuple[int, Path]]:

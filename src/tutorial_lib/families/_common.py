@@ -25,6 +25,12 @@ from .._validate import check_int
 from . import _device
 
 
+def recipe_metadata(recipe: str, mode: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The header a recipe writes into its exported checkpoints: its name, the run mode and
+    every setting (``setting_<key>``), so that a shipped file says how it was trained."""
+    return {"recipe": recipe, "mode": mode, **{f"setting_{k}": v for k, v in settings.items()}}
+
+
 def step_generator(seed: int) -> Any:
     """The generator of a DDIM run's fresh step noise (``eta > 0``): seeded by ``seed + 1``
     (the starting noise uses ``seed``), as the pipeline's ``step_generator``."""

@@ -207,7 +207,7 @@ def train(mode: str, out_dir: str | Path, resume: bool = False, *, device: Any =
     trainer = _trainer(
         _seeded_build(s["seed"]), s, out_dir / "ckpt", CONFIG, _device.resolve(device, mode)
     )
-    meta = {"recipe": "drums-unet", "mode": mode, **{f"setting_{k}": v for k, v in s.items()}}
+    meta = _common.recipe_metadata("drums-unet", mode, s)
     if not (resume and short_path.exists()):
         trainer.fit(resume=resume, overwrite=not resume)
         trainer.export(short_path, dtype=torch.float16, metadata=meta)

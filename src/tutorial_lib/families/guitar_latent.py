@@ -297,7 +297,7 @@ def train(mode: str, out_dir: str | Path, resume: bool = False, *, device: Any =
     device = _device.resolve(device, mode)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    meta = {"recipe": RECIPE, "mode": mode, **{f"setting_{k}": v for k, v in s.items()}}
+    meta = _common.recipe_metadata(RECIPE, mode, s)
     codec_path = out_dir / "guitar-codec.safetensors"
     if resume and codec_path.is_file():
         codec = build_codec()

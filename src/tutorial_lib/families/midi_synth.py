@@ -402,7 +402,7 @@ def train(mode: str, out_dir: str | Path, resume: bool = False, *, device: Any =
     s = train_settings(mode)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    meta = {"recipe": RECIPE, "mode": mode, **{f"setting_{k}": v for k, v in s.items()}}
+    meta = _common.recipe_metadata(RECIPE, mode, s)
     for name in CHECKPOINTS:
         path = out_dir / f"{name}.safetensors"
         if resume and path.is_file():
