@@ -103,13 +103,12 @@ def test_reregistering_keeps_what_was_not_measured_again(tmp_path):
 
 
 def test_curve_reads_a_trainers_checkpoint_by_its_ema_weights(tmp_path):
-    from safetensors.torch import save_file
-
     bench = _bench()
     net, other = dm.build(), dm.build()
     state = {f"ema.{k}": v.contiguous() for k, v in net.state_dict().items()}
     state.update({f"model.{k}": v.contiguous() for k, v in other.state_dict().items()})
-    save_file(state, str(tmp_path / "step_00001500.safetensors"))
+    header = {"format": tl.training._FORMAT, "step": 1500}  # as Trainer.save_checkpoint writes
+    tl.checkpoints.save(tmp_path / "step_00001500.safetensors", state, metadata=header)
     loaded = bench._load(tmp_path / "step_00001500.safetensors")
     for a, b in zip(loaded.state_dict().values(), net.state_dict().values(), strict=True):
         assert torch.equal(a, b.float())
