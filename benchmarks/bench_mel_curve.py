@@ -21,6 +21,10 @@ Its parts, each its own command:
   of their FDs (:func:`paired_difference`), which resolves a gain that the two FDs' own
   intervals, overlapping, do not.
 - ``--train ... --name drums-mel-cond``: the same for the recipe's class-conditional model.
+- ``--export RUN STEP OUT``: the EMA weights of ``RUN``'s checkpoint at ``STEP`` written as the
+  recipe writes its reference (``OUT/<name>.safetensors``, float16, the recipe's header), for
+  ``bench_mel_vs_waveform.py`` / ``bench_mel_cond.py --weights OUT --register``. ``STEP`` must
+  be the book recipe's step count, so that ``tutorial-lib train`` reproduces what is shipped.
 
 Run (measured on 2 CPU cores, 2 threads: training 2.6 steps/s, 52 min for 8,000 steps;
 scoring about 100 s a checkpoint at n = 200, 4 min at n = 400); the files are kept in
@@ -42,6 +46,13 @@ scoring about 100 s a checkpoint at n = 200, 4 min at n = 400); the files are ke
         --larger benchmarks/mel_curve_400.json --paired benchmarks/mel_curve_paired.json
 
 ``bench_mel_vs_waveform.py --register`` keeps a stored curve when it replaces the weights.
+The shipped references (session 17) are these runs' 16,000-step checkpoints:
+
+    .venv/bin/python benchmarks/bench_mel_curve.py --train runs/mel-cond-curve \
+        --name drums-mel-cond --steps 16000 --every 2000
+    .venv/bin/python benchmarks/bench_mel_curve.py --export runs/mel-curve 16000 runs/drums-mel
+    .venv/bin/python benchmarks/bench_mel_curve.py --export runs/mel-cond-curve 16000 \
+        runs/drums-mel --name drums-mel-cond
 """
 
 from __future__ import annotations
@@ -69,6 +80,31 @@ def train(
     return folder
 
 
+def export(tl: Any, folder: Path, step: int, out_dir: Path, name: str = "drums-mel") -> Path:
+    """The EMA weights of ``folder``'s checkpoint at ``step`` as ``out_dir/<name>.safetensors``,
+    written as ``drums_mel.train`` writes a reference (float16, the recipe's header)."""
+    import torch
+
+    from tutorial_lib.families._common import recipe_metadata  # what drums_mel.train writes
+
+    fam = tl.families.drums_mel
+    settings = fam.train_settings("book")
+    if settings["steps"] != step:
+        raise SystemExit(
+            f"--export: the book recipe trains {settings['steps']} steps, not {step}. Fix: set "
+            f"drums_mel.train_settings('book')['steps'] to {step} first, so that `tutorial-lib "
+            f"train drums-mel --mode book` reproduces what is shipped."
+        )
+    [(_, path)] = checkpoints_of(folder, [step])
+    trainer = fam._trainer(settings, None, "cpu", name)
+    trainer.load_checkpoint(path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta = recipe_metadata(fam.RECIPE, "book", settings)
+    out = trainer.export(out_dir / f"{name}.safetensors", dtype=torch.float16, metadata=meta)
+    print(f"exported {name}: step {trainer.step}, EMA, float16 -> {out}")
+    return out
+
+
 def checkpoints_of(folder: Path, steps: list[int] | None = None) -> list[tuple[int, Path]]:
     """The run's ``step_*.safetensors`` as ``(step, path)``, in order (only ``steps``, if given)."""
     from tutorial_lib.training import _checkpoint_files  # the trainer's own listing
@@ -85,10 +121,9 @@ def checkpoints_of(folder: Path, steps: list[int] | None = None) -> list[tuple[i
 def ema_net(tl: Any, path: Path) -> tuple[Any, dict[str, Any]]:
     """The EMA weights of a trainer checkpoint as a float32 ``UNet2d`` built from the
     checkpoint's own configuration (so ``drums-mel-cond``'s runs load too), with its header."""
-    fam = tl.families.drums_mel
-    tensors, config, meta = tl.checkpoints.load(path)
-    net = fam.build(config)
-    net.load_state_dict({k[4:]: v.float() for k, v in tensors.items() if k.startswith("ema.")})
+    state, config, meta = tl.training.ema_weights(path)
+    net = tl.families.drums_mel.build(config)
+    net.load_state_dict(state)
     return net.eval(), meta
 
 
@@ -181,6 +216,8 @@ def main() -> None:
     parser.add_argument("--name", default="drums-mel", choices=("drums-mel", "drums-mel-cond"),
                         help="which of the recipe's two models --train runs (--score reads "
                              "drums-mel's)")  # fmt: skip
+    parser.add_argument("--export", nargs=3, default=None, metavar=("RUN", "STEP", "OUT"),
+                        help="write RUN's EMA weights at STEP as OUT/<--name>.safetensors")  # fmt: skip
     parser.add_argument("--score", type=Path, default=None, help="score the checkpoints here")
     parser.add_argument("--at", type=int, nargs="*", default=None,
                         help="only these steps of --score")  # fmt: skip
@@ -209,6 +246,10 @@ def main() -> None:
             curve["paired"] = {k: v for k, v in json.loads(args.paired.read_text()).items()
                                if k != "seconds"}  # fmt: skip
         store(tl, curve)
+        return
+    if args.export is not None:
+        run, step, out = args.export
+        export(tl, Path(run), int(step), Path(out), args.name)
         return
     if args.train is None and args.score is None:
         parser.error("nothing to do: give --train DIR and/or --score DIR (or --store-file).")

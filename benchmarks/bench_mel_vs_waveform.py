@@ -31,6 +31,16 @@ Run (about 10 min on 2 CPU cores with the defaults):
     .venv/bin/python benchmarks/bench_mel_vs_waveform.py --weights runs/drums-mel \
         --previous runs/drums-mel-eps.safetensors --register
 
+``--same-training FILE`` scores, the same way, the ``v`` network trained as long as the
+``--previous`` one (the earlier 4,000-step reference) and stores it as ``same_training``:
+chapter 4 compares the two objectives after the same training, and the shipped reference,
+trained four times as long, next to them.
+
+``--quality-only`` (with ``--register``) re-measures only what changes with the mel weights
+(``mel_quality``: distances, tails, picture diagnostics) and keeps the registered costs,
+waveform rows and ``previous`` / ``same_training`` entries: the costs are the network's and the
+machine's, not the weights', and the waveform rows are chapter 3's model's.
+
 ``--waveform-only`` re-measures just the waveform U-Net's FD/KID rows (after chapter 3's
 reference was retrained) and stores them in the registered metric, keeping the rest.
 
@@ -114,13 +124,21 @@ def measure(tl: Any, mel_path: Path, n: int, seed: int = 0) -> dict[str, Any]:
     out["waveform_sample_s_per_clip"] = (time.perf_counter() - start) / 16
 
     # distances to real test clips: the same real sets for both
+    out.update(mel_quality(tl, mel_net, n, seed))
+    out.update(waveform_scores(tl, wave_net, n, seed))
+    return out
+
+
+def mel_quality(tl: Any, mel_net: Any, n: int, seed: int = 0) -> dict[str, Any]:
+    """The mel network's own rows: FD/KID of ``n`` clips with the interval, the floor and the
+    ceiling, the tails and the picture diagnostics (what changes with its weights)."""
+    mel_fam = tl.families.drums_mel
     scores = mel_fam.evaluate({"mel": mel_net}, n=n, seed=seed, ceiling=True)
     mel_row, ceiling = scores["mel"], scores["real through Mel + Griffin-Lim"]
-    out.update({k: mel_row[k] for k in ("fd", "fd_low", "fd_high", "fd_floor", "kid", "kid_floor",
-                                        "tail_db")})  # fmt: skip
+    out = {k: mel_row[k] for k in ("fd", "fd_low", "fd_high", "fd_floor", "kid", "kid_floor",
+                                   "tail_db")}  # fmt: skip
     out.update(_pictures(tl, mel_net, n, seed, mel_fam.PREDICTION))
     out.update({"fd_ceiling": ceiling["fd"], "kid_ceiling": ceiling["kid"]})
-    out.update(waveform_scores(tl, wave_net, n, seed))
     return out
 
 
@@ -172,7 +190,7 @@ def previous(tl: Any, path: Path, n: int, prediction: str, seed: int = 0) -> dic
     meta = tl.checkpoints.load(path)[2]
     row = fam.evaluate({"previous": net}, n=n, seed=seed, ceiling=False,
                        prediction=prediction)["previous"]  # fmt: skip
-    out = {k: row[k] for k in ("fd", "kid", "tail_db")}
+    out = {k: row[k] for k in ("fd", "fd_low", "fd_high", "kid", "tail_db")}
     out.update(_pictures(tl, net, n, seed, prediction))
     out.update({"prediction": prediction, "steps": int(meta["steps"])})
     return out
@@ -190,6 +208,11 @@ def main() -> None:
                         help="an earlier drums-mel checkpoint file, scored alongside")  # fmt: skip
     parser.add_argument("--previous-prediction", default="eps", choices=("eps", "v", "x0"),
                         help="what the --previous network predicts (default: eps)")  # fmt: skip
+    parser.add_argument("--same-training", type=Path, default=None,
+                        help="the v checkpoint trained as long as --previous, scored alongside")  # fmt: skip
+    parser.add_argument("--quality-only", action="store_true",
+                        help="re-measure only the mel weights' rows; keep the registered costs, "
+                             "waveform rows and earlier checkpoints' entries")  # fmt: skip
     parser.add_argument("--register", action="store_true",
                         help="add the checkpoint of --weights to the package with these numbers")  # fmt: skip
     parser.add_argument("--waveform-only", action="store_true",
@@ -214,7 +237,19 @@ def main() -> None:
     path = (tl.checkpoints.reference("drums-mel").path if args.weights is None
             else args.weights / "drums-mel.safetensors")  # fmt: skip
     t0 = time.perf_counter()
-    numbers = measure(tl, path, args.n)
+    if args.quality_only:
+        kept = tl.checkpoints.reference("drums-mel").metric
+        if int(kept.get("n_clips", -1)) != args.n:
+            parser.error(f"--quality-only: the registered rows use --n {kept.get('n_clips')}")
+        mel_fam = tl.families.drums_mel
+        mel_net = mel_fam.build()
+        tl.checkpoints.load_into(mel_net, path, config=mel_fam.CONFIG)
+        fresh = mel_quality(tl, mel_net.float().eval(), args.n)
+        numbers = {**{k: v for k, v in kept.items() if k not in ("curve", "final_loss")}, **fresh}
+    else:
+        numbers = measure(tl, path, args.n)
+    if args.same_training is not None:
+        numbers["same_training"] = previous(tl, args.same_training, args.n, "v")
     if args.previous is not None:
         numbers["previous"] = previous(tl, args.previous, args.n, args.previous_prediction)
     numbers["seconds"] = round(time.perf_counter() - t0, 1)
@@ -235,8 +270,9 @@ def _register(tl: Any, path: Path, numbers: dict[str, Any], weights_dir: Path | 
         kept = tl.checkpoints.reference("drums-mel", weights_dir=weights_dir).metric
     except ValueError:
         kept = {}
-    if "curve" in kept and "curve" not in metric:
-        metric["curve"] = kept["curve"]
+    for key in ("curve", "previous", "same_training"):  # measured by other runs: kept
+        if key in kept and key not in metric:
+            metric[key] = kept[key]
     ref = tl.checkpoints.add_reference(
         path, "drums-mel", recipe="drums-mel", steps=int(meta["steps"]), metric=metric,
         description=("2-D U-Net (DDPM, v prediction) on 64 x 64 mel images of 16 kHz drum hits, "

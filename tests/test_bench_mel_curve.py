@@ -51,6 +51,23 @@ def test_a_run_keeps_every_step_asked_and_the_ema_weights_load(tmp_path):
         torch.testing.assert_close(p, cond.ema_model.state_dict()[name].float())
 
 
+def test_export_writes_the_ema_weights_as_the_recipe_does(tmp_path, monkeypatch):
+    bench = _script("bench_mel_curve")
+    trainer = _tiny_run(tmp_path / "run")
+    book = {**fam.train_settings("fast"), "steps": 4}
+    monkeypatch.setattr(fam, "train_settings", lambda mode: dict(book))
+    with pytest.raises(SystemExit, match="trains 4 steps, not 2"):  # not the recipe's length
+        bench.export(tl, tmp_path / "run", 2, tmp_path / "out")
+    path = bench.export(tl, tmp_path / "run", 4, tmp_path / "out")
+    assert path == tmp_path / "out" / "drums-mel.safetensors"
+    state, config, meta = tl.checkpoints.load(path)
+    assert config == fam.CONFIG and meta["steps"] == 4 and meta["ema"] is True
+    assert meta["recipe"] == fam.RECIPE and meta["mode"] == "book" and meta["setting_steps"] == 4
+    for name, p in trainer.ema_model.state_dict().items():  # the EMA weights in float16
+        assert state[name].dtype == torch.float16
+        torch.testing.assert_close(state[name], p.half())
+
+
 def test_store_keeps_the_registered_metric_and_adds_the_curve(tmp_path):
     bench = _script("bench_mel_curve")
     wave = _script("bench_mel_vs_waveform")
@@ -65,32 +82,43 @@ def test_store_keeps_the_registered_metric_and_adds_the_curve(tmp_path):
     ref = bench.store(tl, curve, weights_dir=wdir)
     assert ref.metric["fd"] == 9.0 and ref.steps == 7
     assert ref.metric["curve"]["rows"] == rows and "seconds" not in ref.metric["curve"]
-    # re-registering the weights with new numbers keeps the stored curve
+    # re-registering the weights with new numbers keeps the stored curve, and the earlier
+    # checkpoints' rows (measured by other runs) unless they are measured again
+    earlier = {"previous": {"fd": 90.0, "steps": 4}, "same_training": {"fd": 11.0, "steps": 4}}
+    wave._register(tl, path, {"fd": 8.5, **earlier}, weights_dir=wdir)
     again = wave._register(tl, path, {"fd": 8.0, "fd_floor": 1.0}, weights_dir=wdir)
     assert again.metric["fd"] == 8.0 and again.metric["curve"]["rows"] == rows
+    assert {k: again.metric[k] for k in earlier} == earlier
+    new = wave._register(tl, path, {"fd": 7.0, "same_training": {"fd": 10.0}}, weights_dir=wdir)
+    assert new.metric["same_training"] == {"fd": 10.0} and new.metric["previous"]["fd"] == 90.0
 
 
 def test_the_registered_curve_holds_what_chapter_4_reads():
     ref = tl.checkpoints.reference("drums-mel")
     curve = ref.metric["curve"]
+    first = ref.metric["same_training"]["steps"]  # the first run, scored by bench_mel_vs_waveform
     steps = [r["steps"] for r in curve["rows"]]
-    assert steps == sorted(steps) and ref.steps in steps and 2 * ref.steps in steps
+    # the reference is the curve's last checkpoint; the first run's step count is on the curve
+    assert steps == sorted(steps) and steps[-1] == ref.steps == 4 * first and first in steps
+    assert ref.metric["previous"]["steps"] == first  # eps against v after the same training
     assert curve["fd_floor"] < curve["fd_ceiling"]
-    for r in curve["rows"] + curve["larger"]["rows"]:
+    for r in curve["rows"] + curve["larger"]["rows"] + [ref.metric["same_training"]]:
         assert r["fd_low"] <= r["fd"] <= r["fd_high"], r
     big = {r["steps"]: r for r in curve["larger"]["rows"]}
-    assert ref.steps in big and steps[-1] in big and steps[-1] == 4 * ref.steps
+    assert first in big and ref.steps in big
     assert curve["larger"]["n_clips"] > curve["n_clips"]
-    # the paired difference compares the last step with the reference's, at the larger size
+    # the paired difference compares the last step with the first run's, at the larger size
     paired = curve["paired"]
-    assert (paired["later"], paired["earlier"]) == (steps[-1], ref.steps)
+    assert (paired["later"], paired["earlier"]) == (ref.steps, first)
     assert paired["n_clips"] == curve["larger"]["n_clips"]
-    assert abs(paired["fd_earlier"] - big[ref.steps]["fd"]) < 1e-9
-    assert abs(paired["fd_later"] - big[steps[-1]]["fd"]) < 1e-9
+    assert abs(paired["fd_earlier"] - big[first]["fd"]) < 1e-9
+    assert abs(paired["fd_later"] - big[ref.steps]["fd"]) < 1e-9
     assert paired["low"] <= paired["diff"] <= paired["high"]
-    # the chapter draws the reference with the interval bench_mel_cond.py measured for it
-    uncond = tl.checkpoints.reference("drums-mel-cond").metric["uncond"]
-    assert abs(uncond["fd"] - ref.metric["fd"]) < 1e-9
+    # the chapter draws the reference with the interval bench_mel_cond.py measured for it, and
+    # compares the conditional model with it after the same training
+    cond = tl.checkpoints.reference("drums-mel-cond")
+    assert abs(cond.metric["uncond"]["fd"] - ref.metric["fd"]) < 1e-9
+    assert cond.steps == ref.steps == tl.families.drums_mel.train_settings("book")["steps"]
 
 
 def test_merge_joins_runs_scored_alike_and_refuses_the_rest():

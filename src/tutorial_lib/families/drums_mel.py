@@ -4,14 +4,15 @@ The Audio Diffusion pipeline of the seed, small: every drum clip of chapter 3 (1
 8192 samples = 0.51 s, the classes of :data:`SOUNDS`) becomes one 64 x 64 8-bit mel image
 (:data:`MEL`: 64 frames of hop 128 = one clip, 64 mel bands from a 512-point FFT), a
 :class:`~tutorial_lib.models.unet2d.UNet2d` with :data:`CONFIG` learns them with DDPM
-(epsilon prediction, Ho et al.'s linear schedule of 1000 steps, as the seed), DDIM samples
+(Ho et al.'s linear schedule of 1000 steps, as the seed; predicting ``v`` where the seed
+predicts the noise, see :data:`PREDICTION`), DDIM samples
 new images, and Griffin-Lim turns them back into sound (:func:`tutorial_lib.mel.images_to_audio`).
 One recipe, ``drums-mel``, writes two checkpoints (EMA weights, float16): ``drums-mel``, the
 unconditional model, and ``drums-mel-cond``, the same network told the drum class
 (:data:`COND_CONFIG`: the Audio Diffusion pipeline's ``encoding`` path, small), trained with
 10 % of the labels dropped so that classifier-free guidance can steer it::
 
-    tutorial-lib train drums-mel --mode book --out runs/drums-mel       # ~90 min, 2 CPU cores
+    tutorial-lib train drums-mel --mode book --out runs/drums-mel       # ~3.5 h, 2 CPU cores
     tutorial-lib sample drums-mel --n 8 --out samples/
     tutorial-lib sample drums-mel-cond --n 8 --out samples/             # the classes in turn
 
@@ -103,8 +104,8 @@ COND_CONFIG: dict[str, Any] = {**CONFIG, "classes": list(SOUNDS)}
 #: image range [-1, 1] (diffusers' ``clip_sample``, on in the seed's DDIM scheduler).
 #: ``guidance``: the classifier-free guidance weight of ``drums-mel-cond`` (ignored by the
 #: unconditional ``drums-mel``): 1, the plain conditional model. Measured
-#: (``benchmarks/bench_mel_cond.py``, 200 clips): w = 1 makes the asked class 85 % of the
-#: time at FD 9.5; w = 2, 3, 4 fall to 68 %, 47 %, 44 % at FD 22, 102, 189.
+#: (``benchmarks/bench_mel_cond.py``, 200 clips, the 16,000-step model): w = 1 makes the asked
+#: class in 0.865 of the clips at FD 6.5; w = 2, 3, 4 fall to 0.61, 0.47, 0.43 at FD 50, 161, 255.
 SAMPLING: dict[str, Any] = {"sampler": "ddim", "steps": 50, "eta": 0.0, "clip_x0": 1.0,
                             "guidance": 1.0}  # fmt: skip
 #: What the network predicts: ``"v"`` (diffusers' ``prediction_type="v_prediction"``), not the
@@ -118,8 +119,8 @@ BATCH = 16
 #: The recipe (``tutorial-lib train drums-mel``) and what it trains.
 RECIPE = "drums-mel"
 DESCRIPTION = (
-    "2-D U-Net (DDPM, eps, linear schedule) on 64 x 64 mel images of 16 kHz drum hits, "
-    "Griffin-Lim back to sound (book mode: the shipped reference, about 45 min on 2 CPU cores)."
+    "2-D U-Net (DDPM, v prediction, linear schedule) on 64 x 64 mel images of 16 kHz drum hits, "
+    "Griffin-Lim back to sound (book mode: the shipped references, about 3.5 h on 2 CPU cores)."
 )
 CHECKPOINTS = ("drums-mel", COND)
 MODELS = {
@@ -156,7 +157,9 @@ def train_settings(mode: str) -> dict[str, Any]:
     check_choice(mode, "mode", ("fast", "book", "full"))
     table = {
         "fast": dict(steps=20, batch=4, n_train=64, lr=1e-3),
-        "book": dict(steps=4000, batch=16, n_train=2000, lr=5e-4),
+        # 16,000 steps: four times the seed's budget, a resolved gain in FD (chapter 4's
+        # curve, benchmarks/bench_mel_curve.py); the learning rate is constant after warm-up
+        "book": dict(steps=16000, batch=16, n_train=2000, lr=5e-4),
         "full": dict(steps=40000, batch=64, n_train=8000, lr=2e-4),
     }
     s = table[mode]
@@ -283,7 +286,7 @@ def train(mode: str, out_dir: str | Path, resume: bool = False, *, device: Any =
             continue
         trainer = _trainer(s, out_dir / ckpt, _device.resolve(device, mode), name)
         trainer.fit(resume=resume, overwrite=not resume)
-        meta = {"recipe": RECIPE, "mode": mode, **{f"setting_{k}": v for k, v in s.items()}}
+        meta = _common.recipe_metadata(RECIPE, mode, s)
         trainer.export(path, dtype=torch.float16, metadata=meta)
     return paths[0]
 
