@@ -225,6 +225,18 @@ def latest_checkpoint(ckpt_dir: str | os.PathLike) -> Path | None:
     return max(found)[1] if found else None
 
 
+def _trainer_file(path: str | os.PathLike) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """``checkpoints.load(path)`` of a file :meth:`Trainer.save_checkpoint` wrote, else an error."""
+    path = checkpoints._as_path(path, "path")
+    tensors, config, meta = checkpoints.load(path)
+    if meta.get("format") != _FORMAT:
+        raise ValueError(
+            f"path: {str(path)!r} is not a trainer checkpoint (a plain weights file?). "
+            f"Fix: load weights with tl.checkpoints.load_into(model, path)."
+        )
+    return tensors, config, meta
+
+
 def ema_weights(path: str | os.PathLike) -> tuple[dict[str, Any], Any, dict[str, Any]]:
     """The EMA weights of a trainer checkpoint (``step_XXXXXXXX.safetensors``), in float32.
 
@@ -234,13 +246,7 @@ def ema_weights(path: str | os.PathLike) -> tuple[dict[str, Any], Any, dict[str,
 
     Introduced in: book/00_intro/how_this_book_works.md
     """
-    path = checkpoints._as_path(path, "path")
-    tensors, config, meta = checkpoints.load(path)
-    if meta.get("format") != _FORMAT:
-        raise ValueError(
-            f"path: {str(path)!r} is not a trainer checkpoint (an exported weights file?). "
-            f"Fix: load it with tl.checkpoints.load_into(model, path)."
-        )
+    tensors, config, meta = _trainer_file(path)
     state = {k[len("ema.") :]: v.float() for k, v in tensors.items() if k.startswith("ema.")}
     if not state:
         raise ValueError(
@@ -923,12 +929,7 @@ class Trainer:
         Introduced in: book/00_intro/how_this_book_works.md
         """
         path = checkpoints._as_path(path, "path")
-        state, config, meta = checkpoints.load(path)
-        if meta.get("format") != _FORMAT:
-            raise ValueError(
-                f"path: {str(path)!r} is not a trainer checkpoint (a plain weights file?). "
-                f"Fix: load weights with tl.checkpoints.load_into(model, path)."
-            )
+        state, config, meta = _trainer_file(path)
         if self.config is not None and config is not None:
             diff = checkpoints.config_diff(config, self.config)
             if diff:
