@@ -86,14 +86,20 @@ def _costs(tl: Any, model: Any, batch: Any, loss: Any) -> dict[str, Any]:
             "parameters": sum(p.numel() for p in model.parameters())}  # fmt: skip
 
 
+def _mel_net(tl: Any, path: Path) -> Any:
+    """The unconditional mel network of an exported checkpoint, float32, in eval mode."""
+    fam = tl.families.drums_mel
+    net = fam.build()
+    tl.checkpoints.load_into(net, path, config=fam.CONFIG)
+    return net.float().eval()
+
+
 def measure(tl: Any, mel_path: Path, n: int, seed: int = 0) -> dict[str, Any]:
     """Every number of the comparison, for the mel checkpoint at ``mel_path``."""
     import torch
 
     mel_fam, wave_fam = tl.families.drums_mel, tl.families.drums_unet
-    mel_net = mel_fam.build()
-    tl.checkpoints.load_into(mel_net, mel_path, config=mel_fam.CONFIG)
-    mel_net = mel_net.float().eval()
+    mel_net = _mel_net(tl, mel_path)
     wave_net = wave_fam.load("drums-unet")
     out: dict[str, Any] = {"threads": torch.get_num_threads(), "n_clips": n,
                            "sampler_steps": mel_fam.SAMPLING["steps"],
@@ -184,9 +190,7 @@ def _pictures(tl: Any, net: Any, n: int, seed: int, prediction: str) -> dict[str
 def previous(tl: Any, path: Path, n: int, prediction: str, seed: int = 0) -> dict[str, Any]:
     """FD, KID, tails and the picture diagnostics of an earlier mel checkpoint at ``path``."""
     fam = tl.families.drums_mel
-    net = fam.build()
-    tl.checkpoints.load_into(net, path, config=fam.CONFIG)
-    net = net.float().eval()
+    net = _mel_net(tl, path)
     meta = tl.checkpoints.load(path)[2]
     row = fam.evaluate({"previous": net}, n=n, seed=seed, ceiling=False,
                        prediction=prediction)["previous"]  # fmt: skip
@@ -241,10 +245,7 @@ def main() -> None:
         kept = tl.checkpoints.reference("drums-mel").metric
         if int(kept.get("n_clips", -1)) != args.n:
             parser.error(f"--quality-only: the registered rows use --n {kept.get('n_clips')}")
-        mel_fam = tl.families.drums_mel
-        mel_net = mel_fam.build()
-        tl.checkpoints.load_into(mel_net, path, config=mel_fam.CONFIG)
-        fresh = mel_quality(tl, mel_net.float().eval(), args.n)
+        fresh = mel_quality(tl, _mel_net(tl, path), args.n)
         numbers = {**{k: v for k, v in kept.items() if k not in ("curve", "final_loss")}, **fresh}
     else:
         numbers = measure(tl, path, args.n)
