@@ -58,6 +58,39 @@ def test_ddim_sampler_matches_diffusers_loop():
     torch.testing.assert_close(got, x, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("clipped_eps", [False, True])
+def test_ddim_clipping_matches_diffusers_use_clipped_model_output(clipped_eps):
+    """clip_x0 with clipped_eps: diffusers' clip_sample with use_clipped_model_output (the
+    noise direction recomputed from the clamped estimate); without it, diffusers' default."""
+    diffusers = reference("diffusers")
+    ref = diffusers.DDIMScheduler(
+        num_train_timesteps=N, beta_schedule="linear", clip_sample=True, clip_sample_range=1.0,
+        set_alpha_to_one=True, timestep_spacing="trailing", prediction_type="v_prediction",
+    )  # fmt: skip
+    ref.set_timesteps(10)
+
+    def loud_v(x, t):  # x0 estimates far outside [-1, 1], so the clamp bites at every step
+        return 4.0 * fake_eps(x, t) - 2.0 * x
+
+    x_T = torch.randn(2, 1, 48, generator=gen(5), dtype=torch.float64)
+    x = x_T.clone()
+    for t in ref.timesteps:
+        v = loud_v(x, torch.full((2,), (int(t) + 1) / N, dtype=x.dtype))
+        x = ref.step(v, t, x, eta=0.0, use_clipped_model_output=clipped_eps).prev_sample
+    got = S.ddim_sample(loud_v, x_T, ref.alphas_cumprod.double(), steps=10, prediction="v",
+                        clip_x0=1.0, clipped_eps=clipped_eps)  # fmt: skip
+    torch.testing.assert_close(got, x, rtol=1e-6, atol=1e-6)
+    other = S.ddim_sample(loud_v, x_T, ref.alphas_cumprod.double(), steps=10, prediction="v",
+                          clip_x0=1.0, clipped_eps=not clipped_eps)  # fmt: skip
+    assert (other - x).abs().max() > 1e-2  # the two rules differ on this model
+
+
+def test_clipped_eps_needs_a_flag():
+    with pytest.raises(TypeError, match="clipped_eps: expected True or False"):
+        S.ddim_sample(fake_eps, torch.zeros(1, 1, 8), torch.linspace(0.99, 0.01, N), steps=2,
+                      clipped_eps="yes")  # fmt: skip
+
+
 def test_ddim_inversion_then_sampling_reconstructs_and_improves_with_steps():
     model, ab = gaussian_eps_model(0.5)
     x0 = 0.5 * torch.randn(8, 64, generator=torch.Generator().manual_seed(0), dtype=torch.float64)

@@ -14,6 +14,7 @@ Introduced in: book/02_ddpm_vs_flow/02_01_ddpm_vs_flow.ipynb
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -280,12 +281,23 @@ def _ddpm_setup(
 
 
 def _predict(
-    model: Model, x: torch.Tensor, step: int, ab: torch.Tensor, prediction: str, clip_x0: Any
+    model: Model,
+    x: torch.Tensor,
+    step: int,
+    ab: torch.Tensor,
+    prediction: str,
+    clip_x0: Any,
+    clipped_eps: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x0_hat, eps_hat) at DDPM step ``step``; x0_hat clipped, eps_hat from the model."""
+    """(x0_hat, eps_hat) at DDPM step ``step``; x0_hat clipped, eps_hat from the model, or,
+    with ``clipped_eps``, the noise that the clipped x0_hat implies (diffusers'
+    ``use_clipped_model_output=True``)."""
     n = ab.numel()
     out = _evaluate(model, x, (step + 1) / n)
     a = float(ab[step])
-    x0 = objectives.predict_x0(x, out, a, prediction)
-    eps = objectives.predict_eps(x, out, a, prediction) if a < 1 else torch.zeros_like(x)
-    return _clip(x0, clip_x0), eps
+    x0 = _clip(objectives.predict_x0(x, out, a, prediction), clip_x0)
+    if a >= 1:
+        return x0, torch.zeros_like(x)
+    if clipped_eps and clip_x0 is not None:
+        return x0, (x - math.sqrt(a) * x0) / math.sqrt(1 - a)
+    return x0, objectives.predict_eps(x, out, a, prediction)

@@ -137,11 +137,12 @@ def _ddim_move(
     clip_x0: Any,
     eta: float,
     generator: torch.Generator | None,
+    clipped_eps: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """DDIM step ``k`` of the visited steps ``ts``: ``(x_next, x0_hat, alpha_bar reached)``."""
     s = int(ts[k])
     a, a_prev = float(ab[s]), (float(ab[ts[k + 1]]) if k + 1 < len(ts) else 1.0)
-    x0_hat, eps_hat = _predict(model, x, s, ab, prediction, clip_x0)
+    x0_hat, eps_hat = _predict(model, x, s, ab, prediction, clip_x0, clipped_eps)
     sigma = _ddim_sigma(a, a_prev, eta) if 0 < a < 1 and a_prev < 1 else 0.0
     return ddim_update(x0_hat, eps_hat, a_prev, sigma, generator), x0_hat, a_prev  # fmt: skip
 
@@ -182,6 +183,7 @@ def ddim_sample(
     init: torch.Tensor | None = None,
     return_trajectory: bool = False,
     progress: bool = False,
+    clipped_eps: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, Trajectory]:
     """DDIM sampling: :func:`ddim_step` through ``steps`` evenly spaced training steps.
 
@@ -192,7 +194,7 @@ def ddim_sample(
     Args:
         model, x_T, alpha_bars, prediction, clip_x0, generator, return_trajectory, progress:
             as in :func:`ddpm_sample` (``clip_x0`` clamps ``x0_hat`` only; the noise
-            direction keeps the network's ``eps_hat``, as diffusers does).
+            direction keeps the network's ``eps_hat``, as diffusers does by default).
         steps: number of steps (= network evaluations), 1 .. N.
         eta: the stochasticity, in [0, 1].
         start_step: skip the first ``start_step`` of the ``steps`` visited steps (the Audio
@@ -201,6 +203,11 @@ def ddim_sample(
             remaining ``steps - start_step`` steps run from there. (The seed noises to the
             level of the step *before*, one step noisier than the network is then told.)
         init: the clean input of ``start_step > 0`` (the shape of ``x_T``).
+        clipped_eps: with ``clip_x0``, move along the noise that the *clamped* ``x0_hat``
+            implies, ``(x - sqrt(abar) x0_hat) / sqrt(1 - abar)``, instead of the network's
+            (diffusers' ``use_clipped_model_output=True``). Keeping the network's noise while
+            clamping its picture makes every step disagree with itself wherever the estimate
+            left the range; guided pictures, pushed past it, drift (chapter 4 measures it).
 
     Returns:
         the sample (B, ...), or ``(sample, trajectory)``.
@@ -210,12 +217,15 @@ def ddim_sample(
     ab, ts = _ddpm_setup(model, x_T, alpha_bars, steps, prediction)
     eta = check_number(eta, "eta", low=0.0, high=1.0)
     clip_x0 = _check_clip(clip_x0)
+    clipped_eps = _check_flag(clipped_eps, "clipped_eps")
     x, k0 = _start(x_T, ab, ts, start_step, init)
     rec = _Recorder(_check_flag(return_trajectory, "return_trajectory"), x, (ts[k0] + 1) / len(ab))
     n = len(ab)
     for j in _loop(len(ts) - k0, _check_flag(progress, "progress"), "DDIM"):
         k = k0 + j
-        x, x0_hat, a_prev = _ddim_move(model, x, ts, k, ab, prediction, clip_x0, eta, generator)
+        x, x0_hat, a_prev = _ddim_move(
+            model, x, ts, k, ab, prediction, clip_x0, eta, generator, clipped_eps
+        )
         rec.add(x, (int(ts[k + 1]) + 1) / n if k + 1 < len(ts) else 0.0, x0_hat)
     return rec.result(x, len(ts) - k0, "ddim")
 
@@ -284,6 +294,7 @@ def ddim_inpaint(
     generator: torch.Generator | None = None,
     start_step: int = 0,
     progress: bool = False,
+    clipped_eps: bool = False,
 ) -> torch.Tensor:
     """DDIM sampling that keeps part of a known input: inpainting and outpainting.
 
@@ -298,8 +309,8 @@ def ddim_inpaint(
     ends with the last step's noise still in it.
 
     Args:
-        model, x_T, alpha_bars, steps, eta, prediction, clip_x0, generator, progress: as in
-            :func:`ddim_sample`.
+        model, x_T, alpha_bars, steps, eta, prediction, clip_x0, generator, progress,
+            clipped_eps: as in :func:`ddim_sample`.
         known: the input to keep, the shape of ``x_T``, in the model's space.
         mask: booleans, the shape of ``x_T`` or broadcastable to it (e.g. ``(B, 1, 1, W)``
             for whole time frames of a spectrogram): true where ``known`` is kept.
@@ -315,6 +326,7 @@ def ddim_inpaint(
     ab, ts = _ddpm_setup(model, x_T, alpha_bars, steps, prediction)
     eta = check_number(eta, "eta", low=0.0, high=1.0)
     clip_x0 = _check_clip(clip_x0)
+    clipped_eps = _check_flag(clipped_eps, "clipped_eps")
     if not isinstance(known, torch.Tensor) or known.shape != x_T.shape:
         raise ValueError(
             f"known: expected a tensor of the shape of x_T {tuple(x_T.shape)}, got {describe(known)}."
@@ -338,7 +350,9 @@ def ddim_inpaint(
     x = torch.where(keep, start, x_T) if k0 == 0 else start
     for j in _loop(len(ts) - k0, _check_flag(progress, "progress"), "DDIM inpainting"):
         k = k0 + j
-        x, _, a_prev = _ddim_move(model, x, ts, k, ab, prediction, clip_x0, eta, generator)
+        x, _, a_prev = _ddim_move(
+            model, x, ts, k, ab, prediction, clip_x0, eta, generator, clipped_eps
+        )
         x = torch.where(keep, renoise(a_prev), x)
     return x
 
