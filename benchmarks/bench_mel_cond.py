@@ -16,6 +16,13 @@ Scores the checkpoint the way chapter 3 scores its class-conditional waveform U-
 The chosen weight (``guidance``, the family's ``SAMPLING["guidance"]``) is the one with the
 lowest FD among those whose class accuracy is at least 0.9, or the most accurate if none is.
 
+The rows use the family's sampler, whose guided steps take their noise direction from the
+clamped picture (``drums_mel.clamp_options``). ``--seed-step`` scores the seed's DDIM step
+instead (the network's noise kept while its picture is clamped: what made guided pictures
+drift brighter); ``--register`` keeps those rows as ``seed_step_rows``: from the run itself
+with ``--seed-step``, else from the registered metric (the rows registered before the family's
+sampler changed, on 2026-12-06, were the seed step's: ``git show b53fc29:benchmarks/mel_cond.json``).
+
 Run (about 15 min on 2 CPU cores with the defaults):
 
     tutorial-lib train drums-mel --mode book --out runs/drums-mel    # writes both checkpoints
@@ -48,9 +55,20 @@ def choose(rows: dict[str, dict[str, Any]], accuracy: float = 0.9) -> float:
     return float(max(rows, key=lambda w: rows[w]["class_accuracy"]))
 
 
-def measure(tl: Any, net: Any, n: int, weights: list[float], seed: int = 0) -> dict[str, Any]:
-    """Every number of the benchmark for the conditional network ``net``."""
+def measure(
+    tl: Any, net: Any, n: int, weights: list[float], seed: int = 0, seed_step: bool = False
+) -> dict[str, Any]:
+    """Every number of the benchmark for the conditional network ``net`` (with ``seed_step``,
+    sampled with the seed's DDIM step: ``SAMPLING["clipped_eps"]`` off)."""
     fam = tl.families.drums_mel
+    if seed_step:
+        saved = fam.SAMPLING["clipped_eps"]
+        fam.SAMPLING["clipped_eps"] = False
+        try:
+            out = measure(tl, net, n, weights, seed)
+        finally:
+            fam.SAMPLING["clipped_eps"] = saved
+        return {**out, "seed_step_rows": out["rows"]}
     rows: dict[str, dict[str, Any]] = {}
     uncond: dict[str, Any] = {}
     for i, w in enumerate(weights):
@@ -92,6 +110,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="write the numbers as JSON here")
     parser.add_argument("--register", action="store_true",
                         help="add the checkpoint of --weights to the package with these numbers")  # fmt: skip
+    parser.add_argument("--seed-step", action="store_true",
+                        help="sample with the seed's DDIM step (the network's noise kept under the clamp)")  # fmt: skip
     args = parser.parse_args()
     if args.register and args.weights is None:
         parser.error("--register needs --weights (the folder the recipe wrote).")
@@ -102,7 +122,7 @@ def main() -> None:
     net = fam.build(fam.COND_CONFIG)
     tl.checkpoints.load_into(net, path, config=fam.COND_CONFIG)
     t0 = time.perf_counter()
-    numbers = measure(tl, net.float().eval(), args.n, args.guidance)
+    numbers = measure(tl, net.float().eval(), args.n, args.guidance, seed_step=args.seed_step)
     numbers["threads"] = torch.get_num_threads()
     numbers["seconds"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(numbers, indent=1))
@@ -117,6 +137,13 @@ def register(tl: Any, path: Path, numbers: dict[str, Any], weights_dir: Path | N
     """Add the conditional checkpoint to the registry with ``numbers`` as its metric."""
     meta = tl.checkpoints.load(path)[2]
     metric = {k: v for k, v in numbers.items() if k != "seconds"}
+    if "seed_step_rows" not in metric:
+        try:
+            before = tl.checkpoints.reference("drums-mel-cond", weights_dir=weights_dir).metric
+        except (KeyError, FileNotFoundError, ValueError):
+            before = {}
+        if "seed_step_rows" in before:
+            metric["seed_step_rows"] = before["seed_step_rows"]
     metric["final_loss"] = float(meta["final_loss"])
     ref = tl.checkpoints.add_reference(
         path, "drums-mel-cond", recipe="drums-mel", steps=int(meta["steps"]), metric=metric,

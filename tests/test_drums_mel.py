@@ -309,8 +309,10 @@ def test_conditional_sampling_is_guided_ddim_with_the_asked_classes(tiny_cond):
         return u + w * (tiny_cond(x, t, labels) - u)
 
     noise = torch.randn(n, 1, 64, 64, generator=torch.Generator().manual_seed(0))
+    # a guided step moves along the noise of the clamped picture (clipped_eps)
     want = tl.samplers.ddim_sample(by_hand, noise, fam.alpha_bars(), steps=steps,
-                                   clip_x0=fam.SAMPLING["clip_x0"], prediction=fam.PREDICTION)  # fmt: skip
+                                   clip_x0=fam.SAMPLING["clip_x0"], prediction=fam.PREDICTION,
+                                   clipped_eps=True)  # fmt: skip
     got = fam.sample_images(n, steps, 0, model=tiny_cond, classes="cycle", guidance=w)
     torch.testing.assert_close(got, want, rtol=0, atol=1e-5)
     names = [fam.SOUNDS[i] for i in labels]
@@ -324,6 +326,18 @@ def test_conditional_sampling_is_guided_ddim_with_the_asked_classes(tiny_cond):
         rtol=0, atol=1e-5,
     )  # fmt: skip
     assert not torch.equal(fam.sample_images(2, steps, 0, model=tiny_cond), plain)
+
+
+def test_only_a_guided_step_takes_the_noise_of_the_clamped_picture():
+    """clamp_options: clipped_eps exactly when two predictions are mixed (labels, w not 0 or
+    1); the seed's step (network's noise kept) for the unconditional model and w = 0 or 1."""
+    labels = torch.tensor([0, 1])
+    assert fam.clamp_options(None, 3.0) == {"clip_x0": 1.0, "clipped_eps": False}
+    for w, mixed in ((0.0, False), (1.0, False), (1.5, True), (3.0, True)):
+        assert fam.clamp_options(labels, w) == {"clip_x0": 1.0, "clipped_eps": mixed}
+    assert fam.clamp_options(labels)["clipped_eps"] == (fam.SAMPLING["guidance"] not in (0, 1))
+    with pytest.raises(ValueError, match="guidance"):
+        fam.clamp_options(labels, -1.0)
 
 
 def test_classes_are_refused_where_they_cannot_be_meant(tiny, tiny_cond):
@@ -384,6 +398,12 @@ def test_conditional_benchmark_chooses_and_registers(tmp_path):
                          weights_dir=tmp_path / "weights")  # fmt: skip
     assert ref.name == "drums-mel-cond" and ref.config == fam.COND_CONFIG
     assert ref.metric["guidance"] == 2.0 and "seconds" not in ref.metric
+    # the seed step's rows: from the run when it made them, else kept from the registry
+    seed_rows = {"2": {"fd": 50.0, "class_accuracy": 0.6}}
+    bench.register(tl, path, {"fd": 9.0, "guidance": 2.0, "seed_step_rows": seed_rows},
+                   weights_dir=tmp_path / "weights")  # fmt: skip
+    again = bench.register(tl, path, {"fd": 8.0, "guidance": 2.0}, weights_dir=tmp_path / "weights")
+    assert again.metric["seed_step_rows"] == seed_rows and again.metric["fd"] == 8.0
 
 
 def test_the_family_samples_the_conditional_model_at_the_measured_weight():

@@ -33,7 +33,9 @@ Where the book's call differs from the seed's, on purpose (each written in chapt
   network's cross-attention; the book's conditional mel model (``drums-mel-cond``) learns one
   embedding per drum class, so its ``encoding`` is the class: a name, an index, or one per
   item (``-1``/``None``: no class), with classifier-free guidance (the pipeline's
-  ``guidance``, default ``drums_mel.SAMPLING["guidance"]``). The unconditional
+  ``guidance``, default ``drums_mel.SAMPLING["guidance"]``); a guided step takes its noise
+  direction from the clamped picture (``drums_mel.clamp_options``: the seed's step, which
+  keeps the network's, makes guided pictures drift brighter). The unconditional
   ``drums-mel`` refuses an encoding.
 - Images are scaled like the seed's (``(x / 2 + 0.5)`` clamped, ``* 255`` rounded) and
   Griffin-Lim is seeded (``Mel.image_to_audio``), so the same generator gives the same audio.
@@ -230,9 +232,9 @@ class AudioDiffusionPipeline:
                 f"these keep part of an input, and there is none. Fix: pass audio_file or "
                 f"raw_audio (the seed would start from pure noise at a lower noise level)."
             )
-        common = dict(steps=steps, eta=eta, clip_x0=self._fam.SAMPLING["clip_x0"],
-                      prediction=self.prediction, generator=step_generator,
-                      start_step=start_step)  # fmt: skip
+        common = dict(steps=steps, eta=eta, prediction=self.prediction, generator=step_generator,
+                      start_step=start_step,
+                      **self._fam.clamp_options(labels, self.guidance))  # fmt: skip
         device = device_of(self.unet)
         net = self._fam.conditioned(self.unet, labels, self.guidance)
         noise = noise.float().to(device)
