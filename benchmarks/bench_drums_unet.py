@@ -36,6 +36,14 @@ registered model as ``metric["class_check"]`` (236 s on 2 CPU cores)::
     .venv/bin/python benchmarks/bench_drums_unet.py --class-check --n-per-class 100 --store \
         --out benchmarks/drums_unet_class_check.json
 
+Would more guidance make the closed hats? ``--guidance-screen W [W ...]`` scores the
+reference with the family's sampler at each weight ``W`` instead of ``SAMPLING["guidance"]``
+(FD with its interval, tails, each class's share beside real clips'); nothing is stored with
+the model (about 5 min per weight at 100 clips per class)::
+
+    .venv/bin/python benchmarks/bench_drums_unet.py --guidance-screen 3 4 5 --n-per-class 100 \
+        --out benchmarks/drums_unet_guidance.json
+
 Quality against training steps: ``--curve LABEL=DIR`` scores every checkpoint of a run in
 ``DIR`` (the recipe's exported ``drums-unet*.safetensors``, or the trainer's resumable
 ``step_*.safetensors``, whose EMA weights are used), at the steps ``--curve-steps`` (default:
@@ -204,6 +212,18 @@ def _class_check(tl: Any, reference: Any, n: int) -> dict[str, Any]:
     return out
 
 
+def _guidance_screen(tl: Any, reference: Any, n: int, weights: list[float]) -> dict[str, Any]:
+    """The reference with the family's sampler at each guidance weight of ``weights``."""
+    fam = tl.families.drums_unet
+    rows: dict[str, Any] = {}
+    for w in weights:
+        r = fam.evaluate({"reference": reference}, n_per_class=n, guidance=w)["reference"]
+        rows[f"{w:g}"] = {**_row(r), "real_per_class": r["real_per_class"]}
+        print(f"guidance {w:g}: FD {r['fd']:.1f} [{r['fd_low']:.1f}, {r['fd_high']:.1f}], "
+              f"tail {r['tail_db']:.1f} dBFS, per class {r['per_class']}")  # fmt: skip
+    return {"n_per_class": n, "sampling": dict(fam.SAMPLING), "rows": rows}
+
+
 def _store_entry(
     tl: Any, path: Path, name: str, key: str, value: Any, weights_dir: Path | None = None
 ) -> None:
@@ -267,6 +287,9 @@ def main() -> None:
                         help="only each class's share recognised (the reference, real clips, "
                              "white noise) with 95 %% intervals; with --store: kept with the "
                              "registered drums-unet as metric['class_check']")  # fmt: skip
+    parser.add_argument("--guidance-screen", type=float, nargs="+", default=None, metavar="W",
+                        help="only the reference at each guidance weight W (FD, tails, each "
+                             "class's share); not stored with the model")  # fmt: skip
     parser.add_argument("--store", action="store_true",
                         help="with --noise-floor or --class-check: store the result with the "
                              "registered model")  # fmt: skip
@@ -283,8 +306,18 @@ def main() -> None:
         parser.error("--register needs the main scores: leave out --skip-main.")
     if args.noise_floor and args.class_check:
         parser.error("--noise-floor and --class-check are separate runs: give one of them.")
+    if args.guidance_screen and (args.noise_floor or args.class_check or args.store):
+        parser.error("--guidance-screen is a run of its own (nothing to --store).")
     tl.setup(seed=0)
     n = args.n_per_class
+    if args.guidance_screen:
+        path = (tl.checkpoints.reference("drums-unet").path if args.weights is None
+                else args.weights / "drums-unet.safetensors")  # fmt: skip
+        t0 = time.perf_counter()
+        part = _guidance_screen(tl, _load(path), n, args.guidance_screen)
+        part["seconds"] = round(time.perf_counter() - t0, 1)
+        _report(tl, part, args.out)
+        return
     if args.noise_floor or args.class_check:
         path = (tl.checkpoints.reference("drums-unet").path if args.weights is None
                 else args.weights / "drums-unet.safetensors")  # fmt: skip

@@ -168,3 +168,24 @@ def test_class_check_part_is_stored_and_kept_on_reregistering(tmp_path, monkeypa
     bench._store_entry(tl, paths["drums-unet"], "drums-unet", "class_check", part, wdir)
     bench._register(tl, paths, _scores(bench, 9, 0.8), weights_dir=wdir)
     assert tl.checkpoints.reference("drums-unet", weights_dir=wdir).metric["class_check"] == part
+
+
+def test_guidance_screen_scores_each_weight_with_the_familys_sampler(monkeypatch):
+    """`--guidance-screen`: one row per weight, each sampled at that weight (the rest of the
+    family's sampler kept), with FD, tails and each class's share beside real clips'."""
+    bench = _bench()
+    monkeypatch.setattr(dm, "SAMPLING", {**dm.SAMPLING, "steps": 2})
+    seen = []
+    real = dm.evaluate
+
+    def spy(models, **kw):
+        seen.append(kw["guidance"])
+        return real(models, **kw)
+
+    monkeypatch.setattr(dm, "evaluate", spy)
+    part = bench._guidance_screen(tl, dm.build().eval(), 2, [1.0, 4.0])
+    assert seen == [1.0, 4.0] and set(part["rows"]) == {"1", "4"}
+    assert part["n_per_class"] == 2 and part["sampling"]["steps"] == 2
+    for row in part["rows"].values():
+        assert set(row["per_class"]) == set(row["real_per_class"]) == set(dm.CLASSES)
+        assert row["fd_low"] <= row["fd"] <= row["fd_high"]
