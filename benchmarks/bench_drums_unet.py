@@ -68,6 +68,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -310,21 +311,14 @@ def main() -> None:
         parser.error("--guidance-screen is a run of its own (nothing to --store).")
     tl.setup(seed=0)
     n = args.n_per_class
-    if args.guidance_screen:
+    if args.noise_floor or args.class_check or args.guidance_screen:
         path = (tl.checkpoints.reference("drums-unet").path if args.weights is None
                 else args.weights / "drums-unet.safetensors")  # fmt: skip
+        measures = {"noise_floor": _noise_floor, "class_check": _class_check,
+                    "guidance_screen": partial(_guidance_screen, weights=args.guidance_screen)}  # fmt: skip
+        key = next(k for k in measures if getattr(args, k))
         t0 = time.perf_counter()
-        part = _guidance_screen(tl, _load(path), n, args.guidance_screen)
-        part["seconds"] = round(time.perf_counter() - t0, 1)
-        _report(tl, part, args.out)
-        return
-    if args.noise_floor or args.class_check:
-        path = (tl.checkpoints.reference("drums-unet").path if args.weights is None
-                else args.weights / "drums-unet.safetensors")  # fmt: skip
-        key, measure = (("noise_floor", _noise_floor) if args.noise_floor
-                        else ("class_check", _class_check))  # fmt: skip
-        t0 = time.perf_counter()
-        part = measure(tl, _load(path), n)
+        part = measures[key](tl, _load(path), n)
         part["seconds"] = round(time.perf_counter() - t0, 1)
         _report(tl, part, args.out)
         if args.store:

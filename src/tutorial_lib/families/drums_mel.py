@@ -409,8 +409,13 @@ def conditioned(model: Any, labels: Any, guidance: float | None = None) -> Any:
 
     if labels is None:
         return model
-    w = SAMPLING["guidance"] if guidance is None else check_number(guidance, "guidance", low=0.0)
+    w = _guidance(guidance)
     return lambda x, t: samplers.guided(model, x, t, labels.to(x.device), None, w)
+
+
+def _guidance(guidance: float | None) -> float:
+    """The guidance weight asked for: ``SAMPLING["guidance"]`` when ``None``, else checked."""
+    return SAMPLING["guidance"] if guidance is None else check_number(guidance, "guidance", low=0.0)
 
 
 def clamp_options(labels: Any, guidance: float | None = None) -> dict[str, Any]:
@@ -428,8 +433,7 @@ def clamp_options(labels: Any, guidance: float | None = None) -> dict[str, Any]:
 
     Introduced in: book/04_mel_diffusion/04_01_mel_diffusion.ipynb
     """
-    w = SAMPLING["guidance"] if guidance is None else check_number(guidance, "guidance", low=0.0)
-    mixes = labels is not None and w not in (0.0, 1.0)
+    mixes = labels is not None and _guidance(guidance) not in (0.0, 1.0)
     return {"clip_x0": SAMPLING["clip_x0"], "clipped_eps": bool(SAMPLING["clipped_eps"]) and mixes}
 
 
