@@ -1,0 +1,73 @@
+"""benchmarks/bench_train_gap.py: the loss on training clips against held-out clips."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import tutorial_lib as tl
+from tutorial_lib import vdiffusion
+from tutorial_lib.families import drums_mel as fam
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / f"benchmarks/{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_gap_is_zero_on_the_same_clips_and_positive_on_clips_learned_by_heart():
+    bench = _script("bench_train_gap")
+    x = torch.randn(8, 1, 16)
+    other = torch.randn(8, 1, 16)
+
+    def fn(x0, labels, seed):  # a "model" that knows the training clips and nothing else
+        known = torch.stack([(c == x).flatten(1).all(1).any() for c in x0]).float()
+        err = x0.pow(2).mean((1, 2)) * (1.0 - 0.5 * known)
+        return np.array([float(err.mean()), float(err.mean()) + seed])
+
+    same = bench.measure(fn, {"train": (x, None), "held_out": (x.clone(), None)}, chunks=2)
+    assert same["gap"] == 0.0 and same["gap_chunks"] == [0.0, 0.0]
+    learned = bench.measure(fn, {"train": (x, None), "held_out": (other, None)}, chunks=2)
+    assert learned["gap"] > 0.2 and len(learned["train"]) == 2
+
+
+def test_v_loss_by_level_is_the_v_loss_at_the_centre_of_each_bin():
+    bench = _script("bench_train_gap")
+    zero = lambda xt, t, labels: torch.zeros_like(xt)  # noqa: E731
+    x0 = torch.zeros(64, 1, 4096)  # v = alpha * eps - sigma * x0 = alpha * eps: loss ~ alpha^2
+    loss = bench.v_loss_by_level(zero, x0, None, bins=4, seed=0)
+    alpha, _ = vdiffusion.alpha_sigma(torch.tensor([0.125, 0.375, 0.625, 0.875]))
+    np.testing.assert_allclose(loss, alpha.double().numpy() ** 2, rtol=0.02)
+    again = bench.v_loss_by_level(zero, x0, None, bins=4, seed=0)
+    np.testing.assert_array_equal(loss, again)  # the noise comes from the seed
+
+
+def test_mel_rows_measure_the_runs_ema_weights_with_chapter_7s_tool(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # it reads bench_mel_curve's runs
+    bench, curve = _script("bench_train_gap"), _script("bench_mel_curve")
+    settings = {**fam.train_settings("fast"), "steps": 2, "ckpt_every": 2}
+    trainer = fam._trainer(settings, tmp_path / "run", "cpu", "drums-mel")
+    trainer.keep, trainer.progress = None, False
+    trainer.fit()
+    [row] = bench.mel_rows(tl, tmp_path / "run", [2], n=4, bins=2, chunks=2)
+    assert row["model"] == "drums-mel" and row["steps"] == 2
+    net, _ = curve.ema_net(tl, curve.checkpoints_of(tmp_path / "run")[-1][1])
+    first = fam.images(fam.dataset(4))[:2]  # chunk 0 of the training clips, noise seed 0
+    _, expected = tl.diagnostics.loss_by_noise_level(
+        net, first, fam.alpha_bars(), prediction=fam.PREDICTION, bins=2, seed=0
+    )
+    second = fam.images(fam.dataset(4))[2:]
+    _, expected2 = tl.diagnostics.loss_by_noise_level(
+        net, second, fam.alpha_bars(), prediction=fam.PREDICTION, bins=2, seed=1
+    )
+    np.testing.assert_allclose(row["train"], (expected + expected2) / 2, rtol=1e-5)
+    with pytest.raises(SystemExit, match="no step_"):
+        bench.mel_rows(tl, tmp_path / "run", [3], n=4, bins=2, chunks=2)
