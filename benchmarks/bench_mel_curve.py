@@ -20,6 +20,10 @@ Its parts, each its own command:
   same real clips from the same noise, and the paired bootstrap interval of the difference
   of their FDs (:func:`paired_difference`), which resolves a gain that the two FDs' own
   intervals, overlapping, do not.
+- ``--store-file ... --beyond FILE ... [--beyond-paired FILE]``: the run's points after the
+  registered model's step (``--score`` files scored alike) and a ``--compare`` of a later step
+  against the registered one, kept as the curve's ``beyond`` part: where the curve goes once the
+  shipped checkpoint is passed (:func:`beyond`).
 - ``--train ... --name drums-mel-cond``: the same for the recipe's class-conditional model.
 - ``--export RUN STEP OUT``: the EMA weights of ``RUN``'s checkpoint at ``STEP`` written as the
   recipe writes its reference (``OUT/<name>.safetensors``, float16, the recipe's header), for
@@ -237,14 +241,23 @@ def main() -> None:
     parser.add_argument("--paired", type=Path, default=None,
                         help="with --store-file: an earlier --compare --out file, kept as the "
                              "curve's 'paired' part")  # fmt: skip
+    parser.add_argument("--beyond", type=Path, nargs="+", default=None,
+                        help="with --store-file: --out files of the run's steps after the "
+                             "registered model's, kept as the curve's 'beyond' part")  # fmt: skip
+    parser.add_argument("--beyond-paired", type=Path, default=None,
+                        help="with --beyond: a --compare --out file of a later step against "
+                             "the registered model's, kept as 'beyond'['paired']")  # fmt: skip
     args = parser.parse_args()
     if args.store_file is not None:
         curve = merge([json.loads(f.read_text()) for f in args.store_file])
         if args.larger is not None:
             curve["larger"] = merge([json.loads(f.read_text()) for f in args.larger])
         if args.paired is not None:
-            curve["paired"] = {k: v for k, v in json.loads(args.paired.read_text()).items()
-                               if k != "seconds"}  # fmt: skip
+            curve["paired"] = _without_seconds(json.loads(args.paired.read_text()))
+        if args.beyond is not None:
+            curve["beyond"] = beyond(tl, curve, [json.loads(f.read_text()) for f in args.beyond],
+                                     None if args.beyond_paired is None
+                                     else json.loads(args.beyond_paired.read_text()))  # fmt: skip
         store(tl, curve)
         return
     if args.export is not None:
@@ -297,6 +310,36 @@ def merge(curves: list[dict[str, Any]]) -> dict[str, Any]:
         raise ValueError(f"merge: a step is scored twice ({steps}). Fix: keep one file per step.")
     keep = {k: v for k, v in first.items() if k not in ("rows", "seconds", "threads")}
     return {**keep, "rows": rows}
+
+
+def _without_seconds(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in row.items() if k != "seconds"}
+
+
+def beyond(
+    tl: Any,
+    curve: dict[str, Any],
+    runs: list[dict[str, Any]],
+    paired: dict[str, Any] | None = None,
+    weights_dir: Path | None = None,
+) -> dict[str, Any]:
+    """The run's points after the registered model's step (``--score`` files scored as
+    ``curve`` is), with an optional ``--compare`` of a later step against the registered one:
+    where the curve goes once the shipped checkpoint is passed."""
+    ref = tl.checkpoints.reference("drums-mel", weights_dir=weights_dir)
+    part = merge([{**curve, "rows": []}, *runs])  # scored alike, or an error
+    late = [r["steps"] for r in part["rows"]]
+    if not late or min(late) <= ref.steps:
+        raise ValueError(f"--beyond: its steps {late} must all come after the registered "
+                         f"model's {ref.steps}. Fix: score the run's later checkpoints.")  # fmt: skip
+    out = {"rows": part["rows"]}
+    if paired is not None:
+        if paired["earlier"] != ref.steps or paired["later"] not in late:
+            raise ValueError(f"--beyond-paired: it compares {paired['later']} with "
+                             f"{paired['earlier']} steps; it must compare one of {late} with "
+                             f"the registered {ref.steps}.")  # fmt: skip
+        out["paired"] = _without_seconds(paired)
+    return out
 
 
 def store(tl: Any, curve: dict[str, Any], weights_dir: Path | None = None) -> Any:

@@ -164,3 +164,31 @@ def test_paired_difference_resolves_what_two_overlapping_intervals_do_not():
     assert same["diff"] == same["low"] == same["high"] == 0.0
     with pytest.raises(ValueError, match="e_b"):
         bench.paired_difference(tl, real, a, b[:100])
+
+
+def test_beyond_keeps_the_runs_later_points_and_refuses_earlier_or_unlike_ones(tmp_path):
+    bench = _script("bench_mel_curve")
+    wave = _script("bench_mel_vs_waveform")
+    path = tl.checkpoints.save(
+        tmp_path / "drums-mel.safetensors", fam.build(), config=fam.CONFIG,
+        metadata={"steps": 7, "final_loss": 0.1}, dtype=torch.float16,
+    )  # fmt: skip
+    wdir = tmp_path / "weights"
+    wave._register(tl, path, {"fd": 9.0, "fd_floor": 1.0, "fd_ceiling": 3.0}, weights_dir=wdir)
+
+    def run(steps, n=200):
+        return {"n_clips": n, "sampler_steps": 50, "fd_floor": 1.0, "fd_ceiling": 3.0,
+                "rows": [{"steps": s, "fd": 10.0 / s} for s in steps], "seconds": 5.0}  # fmt: skip
+
+    curve = {**run([1, 7]), "larger": {"n_clips": 400}}
+    paired = {"later": 9, "earlier": 7, "n_clips": 400, "diff": -0.1, "seconds": 3.0}
+    out = bench.beyond(tl, curve, [run([9]), run([8])], paired, weights_dir=wdir)
+    assert [r["steps"] for r in out["rows"]] == [8, 9]
+    assert out["paired"] == {k: v for k, v in paired.items() if k != "seconds"}
+    assert "paired" not in bench.beyond(tl, curve, [run([8])], weights_dir=wdir)
+    with pytest.raises(ValueError, match="after the registered model's 7"):
+        bench.beyond(tl, curve, [run([7, 9])], weights_dir=wdir)
+    with pytest.raises(ValueError, match="n_clips"):
+        bench.beyond(tl, curve, [run([9], n=400)], weights_dir=wdir)
+    with pytest.raises(ValueError, match="registered 7"):
+        bench.beyond(tl, curve, [run([9])], {**paired, "earlier": 1}, weights_dir=wdir)
