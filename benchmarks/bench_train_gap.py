@@ -19,7 +19,10 @@ standard error over the chunks. Run on 2 CPU cores, 2 threads (about 40 s a mode
 defaults)::
 
     .venv/bin/python benchmarks/bench_train_gap.py --mel-run runs/mel-curve \
-        --at 2000 4000 8000 16000 --unet --out benchmarks/train_gap.json
+        --at 1000 4000 16000 24000 --unet --n 256 --chunks 4 --bins 5 \
+        --out benchmarks/train_gap.json                                   # 294 s
+    # kept with the registered models (metric["train_gap"]), where chapters 3 and 4 read it:
+    .venv/bin/python benchmarks/bench_train_gap.py --store-file benchmarks/train_gap.json
 """
 
 from __future__ import annotations
@@ -124,6 +127,31 @@ def unet_rows(tl: Any, n: int, bins: int, chunks: int) -> list:
     return rows
 
 
+#: Which registered model keeps each measured model's row.
+OWNER = {"drums-mel": "drums-mel", "drums-unet-short": "drums-unet", "drums-unet": "drums-unet"}
+
+
+def store(tl: Any, out: dict[str, Any], weights_dir: Path | None = None) -> list[Any]:
+    """Keep ``out``'s rows as ``metric["train_gap"]`` of the registered models (same weights):
+    ``drums-mel``'s run's rows with ``drums-mel``, the waveform pair's with ``drums-unet``."""
+    owners: dict[str, list[dict[str, Any]]] = {}
+    for row in out["rows"]:
+        if row["model"] not in OWNER:
+            raise ValueError(f"--store-file: no registered model keeps {row['model']!r}'s row "
+                             f"(known: {sorted(OWNER)}).")  # fmt: skip
+        owners.setdefault(OWNER[row["model"]], []).append(row)
+    refs = []
+    for name, rows in owners.items():
+        ref = tl.checkpoints.reference(name, weights_dir=weights_dir)
+        gap = {k: out[k] for k in ("n_clips", "bins", "chunks")}
+        metric = {**ref.metric, "train_gap": {**gap, "rows": rows}}
+        refs.append(tl.checkpoints.add_reference(
+            ref.path, ref.name, recipe=ref.recipe, steps=ref.steps, metric=metric,
+            description=ref.description, weights_dir=weights_dir,
+        ))  # fmt: skip
+    return refs
+
+
 def main() -> None:
     import torch
 
@@ -138,7 +166,12 @@ def main() -> None:
     parser.add_argument("--bins", type=int, default=10, help="noise levels")
     parser.add_argument("--chunks", type=int, default=4, help="chunks of clips (the spread)")
     parser.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
+    parser.add_argument("--store-file", type=Path, default=None,
+                        help="keep an earlier --out file with the registered models")  # fmt: skip
     args = parser.parse_args()
+    if args.store_file is not None:
+        store(tl, json.loads(args.store_file.read_text()))
+        return
     if args.mel_run is None and not args.unet:
         parser.error("nothing to do: give --mel-run DIR --at STEP ... and/or --unet.")
     if args.n < 2 * args.chunks or args.chunks < 1:

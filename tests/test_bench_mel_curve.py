@@ -114,6 +114,15 @@ def test_the_registered_curve_holds_what_chapter_4_reads():
     assert abs(paired["fd_earlier"] - big[first]["fd"]) < 1e-9
     assert abs(paired["fd_later"] - big[ref.steps]["fd"]) < 1e-9
     assert paired["low"] <= paired["diff"] <= paired["high"]
+    # the run after the reference: later steps, scored alike, and paired with the reference on
+    # the larger sets' clips and noise (its earlier FD is the larger curve's point)
+    beyond = curve["beyond"]
+    assert all(r["steps"] > ref.steps for r in beyond["rows"])
+    assert all(r["fd_floor"] == curve["fd_floor"] for r in beyond["rows"])
+    late = beyond["paired"]
+    assert (late["later"], late["earlier"]) == (beyond["rows"][-1]["steps"], ref.steps)
+    assert late["n_clips"] == curve["larger"]["n_clips"]
+    assert abs(late["fd_earlier"] - big[ref.steps]["fd"]) < 1e-9
     # the chapter draws the reference with the interval bench_mel_cond.py measured for it, and
     # compares the conditional model with it after the same training
     cond = tl.checkpoints.reference("drums-mel-cond")

@@ -71,3 +71,39 @@ def test_mel_rows_measure_the_runs_ema_weights_with_chapter_7s_tool(tmp_path, mo
     np.testing.assert_allclose(row["train"], (expected + expected2) / 2, rtol=1e-5)
     with pytest.raises(SystemExit, match="no step_"):
         bench.mel_rows(tl, tmp_path / "run", [3], n=4, bins=2, chunks=2)
+
+
+def test_store_keeps_each_row_with_its_registered_model(tmp_path):
+    bench = _script("bench_train_gap")
+    wdir = tmp_path / "weights"
+    for name, family in (("drums-mel", fam), ("drums-unet", tl.families.drums_unet)):
+        path = tl.checkpoints.save(
+            tmp_path / f"{name}.safetensors", family.build(), config=family.CONFIG,
+            metadata={"steps": 7}, dtype=torch.float16,
+        )  # fmt: skip
+        tl.checkpoints.add_reference(path, name, recipe=name, steps=7, metric={"fd": 1.0},
+                                     description="test", weights_dir=wdir)  # fmt: skip
+    rows = [{"model": m, "steps": s, "gap": 0.01}
+            for m, s in (("drums-mel", 4), ("drums-unet-short", 1), ("drums-unet", 7))]  # fmt: skip
+    out = {"n_clips": 8, "bins": 2, "chunks": 2, "rows": rows, "seconds": 3.0}
+    bench.store(tl, out, weights_dir=wdir)
+    mel = tl.checkpoints.reference("drums-mel", weights_dir=wdir).metric
+    unet = tl.checkpoints.reference("drums-unet", weights_dir=wdir).metric
+    assert mel["fd"] == 1.0 and mel["train_gap"]["rows"] == rows[:1]
+    assert unet["train_gap"]["rows"] == rows[1:] and unet["train_gap"]["n_clips"] == 8
+    with pytest.raises(ValueError, match="guitar"):
+        bench.store(tl, {**out, "rows": [{"model": "guitar-latent"}]}, weights_dir=wdir)
+
+
+def test_the_registered_gaps_hold_what_chapter_3_reads():
+    unet = tl.checkpoints.reference("drums-unet").metric["train_gap"]
+    assert [r["model"] for r in unet["rows"]] == ["drums-unet-short", "drums-unet"]
+    assert [r["steps"] for r in unet["rows"]] == [
+        tl.checkpoints.reference(n).steps for n in ("drums-unet-short", "drums-unet")
+    ]
+    mel = tl.checkpoints.reference("drums-mel").metric["train_gap"]
+    for gap in (unet, mel):
+        for r in gap["rows"]:
+            assert len(r["train"]) == len(r["held_out"]) == gap["bins"]
+            assert len(r["gap_chunks"]) == gap["chunks"]
+            assert abs(np.mean(r["gap_chunks"]) - r["gap"]) < 1e-6
