@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
+from bench_scripts import script as _script
 
 import tutorial_lib as tl
 from tutorial_lib.families import drums_mel as fam
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / f"benchmarks/{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _tiny_run(folder: Path, steps: int = 4, every: int = 2, name: str = "drums-mel"):
@@ -29,6 +20,17 @@ def _tiny_run(folder: Path, steps: int = 4, every: int = 2, name: str = "drums-m
     trainer.progress = False
     trainer.fit()
     return trainer
+
+
+def _registered(tmp_path, wave):
+    """A 7-step drums-mel registered in a weights folder of its own: (file, folder)."""
+    path = tl.checkpoints.save(
+        tmp_path / "drums-mel.safetensors", fam.build(), config=fam.CONFIG,
+        metadata={"steps": 7, "final_loss": 0.1}, dtype=torch.float16,
+    )  # fmt: skip
+    wdir = tmp_path / "weights"
+    wave._register(tl, path, {"fd": 9.0, "fd_floor": 1.0, "fd_ceiling": 3.0}, weights_dir=wdir)
+    return path, wdir
 
 
 def test_a_run_keeps_every_step_asked_and_the_ema_weights_load(tmp_path):
@@ -69,14 +71,8 @@ def test_export_writes_the_ema_weights_as_the_recipe_does(tmp_path, monkeypatch)
 
 
 def test_store_keeps_the_registered_metric_and_adds_the_curve(tmp_path):
-    bench = _script("bench_mel_curve")
-    wave = _script("bench_mel_vs_waveform")
-    path = tl.checkpoints.save(
-        tmp_path / "drums-mel.safetensors", fam.build(), config=fam.CONFIG,
-        metadata={"steps": 7, "final_loss": 0.1}, dtype=torch.float16,
-    )  # fmt: skip
-    wdir = tmp_path / "weights"
-    wave._register(tl, path, {"fd": 9.0, "fd_floor": 1.0, "fd_ceiling": 3.0}, weights_dir=wdir)
+    bench, wave = _script("bench_mel_curve"), _script("bench_mel_vs_waveform")
+    path, wdir = _registered(tmp_path, wave)
     rows = [{"steps": s, "fd": 20.0 / s, "fd_low": 1.0, "fd_high": 30.0} for s in (1, 2)]
     curve = {"n_clips": 8, "rows": rows, "fd_floor": 1.0, "fd_ceiling": 3.0, "seconds": 1.0}
     ref = bench.store(tl, curve, weights_dir=wdir)
@@ -176,14 +172,8 @@ def test_paired_difference_resolves_what_two_overlapping_intervals_do_not():
 
 
 def test_beyond_keeps_the_runs_later_points_and_refuses_earlier_or_unlike_ones(tmp_path):
-    bench = _script("bench_mel_curve")
-    wave = _script("bench_mel_vs_waveform")
-    path = tl.checkpoints.save(
-        tmp_path / "drums-mel.safetensors", fam.build(), config=fam.CONFIG,
-        metadata={"steps": 7, "final_loss": 0.1}, dtype=torch.float16,
-    )  # fmt: skip
-    wdir = tmp_path / "weights"
-    wave._register(tl, path, {"fd": 9.0, "fd_floor": 1.0, "fd_ceiling": 3.0}, weights_dir=wdir)
+    bench, wave = _script("bench_mel_curve"), _script("bench_mel_vs_waveform")
+    path, wdir = _registered(tmp_path, wave)
 
     def run(steps, n=200):
         return {"n_clips": n, "sampler_steps": 50, "fd_floor": 1.0, "fd_ceiling": 3.0,

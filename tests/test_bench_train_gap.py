@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from bench_scripts import script as _script
 
 import tutorial_lib as tl
 from tutorial_lib import vdiffusion
 from tutorial_lib.families import drums_mel as fam
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / f"benchmarks/{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_the_gap_is_zero_on_the_same_clips_and_positive_on_clips_learned_by_heart():
