@@ -232,10 +232,7 @@ def _store_entry(
     ref = tl.checkpoints.reference(name, weights_dir=weights_dir)
     if tl.checkpoints.sha256(path) != ref.sha256:
         raise SystemExit(f"{path} is not the registered {name!r}: register it first (--register).")
-    tl.checkpoints.add_reference(
-        ref.path, name, recipe=ref.recipe, steps=ref.steps, metric={**ref.metric, key: value},
-        description=ref.description, weights_dir=weights_dir,
-    )  # fmt: skip
+    tl.checkpoints.set_metric(name, key, value, weights_dir=weights_dir)
     print(f"stored {key!r} with {name!r}")
 
 

@@ -344,12 +344,9 @@ def beyond(
 
 def store(tl: Any, curve: dict[str, Any], weights_dir: Path | None = None) -> Any:
     """Keep ``curve`` as the registered ``drums-mel``'s ``metric["curve"]`` (same weights)."""
-    ref = tl.checkpoints.reference("drums-mel", weights_dir=weights_dir)
-    metric = {**ref.metric, "curve": {k: v for k, v in curve.items() if k != "seconds"}}
-    return tl.checkpoints.add_reference(
-        ref.path, ref.name, recipe=ref.recipe, steps=ref.steps, metric=metric,
-        description=ref.description, weights_dir=weights_dir,
-    )  # fmt: skip
+    return tl.checkpoints.set_metric(
+        "drums-mel", "curve", _without_seconds(curve), weights_dir=weights_dir
+    )
 
 
 if __name__ == "__main__":

@@ -140,16 +140,11 @@ def store(tl: Any, out: dict[str, Any], weights_dir: Path | None = None) -> list
             raise ValueError(f"--store-file: no registered model keeps {row['model']!r}'s row "
                              f"(known: {sorted(OWNER)}).")  # fmt: skip
         owners.setdefault(OWNER[row["model"]], []).append(row)
-    refs = []
-    for name, rows in owners.items():
-        ref = tl.checkpoints.reference(name, weights_dir=weights_dir)
-        gap = {k: out[k] for k in ("n_clips", "bins", "chunks")}
-        metric = {**ref.metric, "train_gap": {**gap, "rows": rows}}
-        refs.append(tl.checkpoints.add_reference(
-            ref.path, ref.name, recipe=ref.recipe, steps=ref.steps, metric=metric,
-            description=ref.description, weights_dir=weights_dir,
-        ))  # fmt: skip
-    return refs
+    gap = {k: out[k] for k in ("n_clips", "bins", "chunks")}
+    return [
+        tl.checkpoints.set_metric(name, "train_gap", {**gap, "rows": rows}, weights_dir=weights_dir)
+        for name, rows in owners.items()
+    ]
 
 
 def main() -> None:

@@ -386,3 +386,20 @@ def test_load_message_lists_the_plain_metrics_first():
     assert ck._format_metric(tables, "x") == (
         "final_loss=0.25, ... (2 more in tl.checkpoints.reference('x').metric)"
     )
+
+
+def test_set_metric_puts_one_entry_and_keeps_the_rest(tmp_path):
+    net = make_net()
+    wdir, ref = make_registry(tmp_path, net, {"width": 8})
+    new = ck.set_metric("tiny", "curve", {"rows": [1, 2]}, weights_dir=wdir)
+    assert new.metric == {**ref.metric, "curve": {"rows": [1, 2]}}
+    assert (new.sha256, new.recipe, new.steps, new.description, new.config) == (
+        ref.sha256, ref.recipe, ref.steps, ref.description, ref.config
+    )  # fmt: skip
+    assert ck.reference("tiny", weights_dir=wdir) == new
+    again = ck.set_metric("tiny", "curve", {"rows": [3]}, weights_dir=wdir)  # replaces the key
+    assert again.metric["curve"] == {"rows": [3]}
+    with pytest.raises(ValueError, match="key"):
+        ck.set_metric("tiny", "", 1, weights_dir=wdir)
+    with pytest.raises(ValueError, match="'tiny'"):
+        ck.set_metric("tinny", "curve", 1, weights_dir=wdir)

@@ -57,6 +57,7 @@ __all__ = [
     "reference",
     "references",
     "save",
+    "set_metric",
     "sha256",
     "weights_dir",
     "weights_size",
@@ -797,3 +798,25 @@ def add_reference(
         json.dump([e.to_dict() for _, e in sorted(entries.items())], f, indent=2)
         f.write("\n")
     return entry
+
+
+def set_metric(
+    name: str, key: str, value: Any, *, weights_dir: str | os.PathLike | None = None
+) -> ReferenceCheckpoint:
+    """Put ``metric[key] = value`` into the registered reference ``name`` (same file, same entry).
+
+    For maintainers' benchmark scripts that measure a registered model again and keep the
+    result with it: everything else in the entry (file, hash, recipe, steps, the other
+    metrics) stays as it is. Written atomically, as :func:`add_reference` writes.
+
+    Introduced in: book/00_intro/how_this_book_works.md
+    """
+    if not isinstance(key, str) or not key.strip():
+        raise ValueError(
+            f"key: expected a non-empty str naming the metric entry, got {describe(key)}."
+        )
+    ref = reference(name, weights_dir=weights_dir)
+    return add_reference(
+        ref.path, ref.name, recipe=ref.recipe, steps=ref.steps, metric={**ref.metric, key: value},
+        description=ref.description, weights_dir=weights_dir,
+    )  # fmt: skip
